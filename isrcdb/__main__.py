@@ -1,0 +1,5 @@
+"""``python -m isrcdb``."""
+
+from isrcdb.cli import main
+
+main()
