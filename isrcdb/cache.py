@@ -1,0 +1,391 @@
+"""The read-through cache: answer from SQLite when fresh, otherwise ask Spotify and keep the answer.
+
+:class:`IsrcDB` is the Python API; the CLI is a thin shell over it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from isrcdb import db, store
+from isrcdb.clock import Clock, from_text, to_text, utcnow
+from isrcdb.errors import (
+    AuthError,
+    BadResponse,
+    InvalidIsrc,
+    RateLimited,
+    SpotifyError,
+    TransientError,
+)
+from isrcdb.isrc import validate
+from isrcdb.settings import Settings
+from isrcdb.store import Entry, Match
+
+if TYPE_CHECKING:
+    from isrcdb.spotify.client import SpotifyClient
+    from isrcdb.spotify.parse import Track
+
+__all__ = ["IsrcDB", "LookupResult", "Match"]
+
+RATE_LIMIT_KEY = "rate_limited_until"
+BATCH = 500
+MAX_CONSECUTIVE_FAILURES = 3
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """The answer for one distinct input code."""
+
+    isrc: str
+    status: str
+    """``found``, ``not_found``, ``invalid`` or ``error``."""
+    source: str
+    """``cache``, ``spotify`` or ``none``."""
+    fetched_at: datetime | None = None
+    expires_at: datetime | None = None
+    match_count: int = 0
+    canonical: Match | None = None
+    matches: tuple[Match, ...] = ()
+    """Every match, canonical first (filled when asked for all matches)."""
+    error: str | None = None
+    stale: bool = False
+
+    def to_dict(self, *, all_matches: bool = False) -> dict[str, Any]:
+        """The JSON shape of a result (see the README): flat keys, the canonical match's fields inline."""
+        track = self.canonical.to_dict() if self.canonical else dict.fromkeys(store.TRACK_FIELDS)
+        data: dict[str, Any] = {
+            "isrc": self.isrc,
+            "status": self.status,
+            "source": self.source,
+            "stale": self.stale,
+            "fetched_at": to_text(self.fetched_at) if self.fetched_at else None,
+            "expires_at": to_text(self.expires_at) if self.expires_at else None,
+            "match_count": self.match_count,
+            **track,
+            "error": self.error,
+        }
+        if all_matches:
+            data["matches"] = [match.to_dict() for match in self.matches]
+        return data
+
+
+def track_to_match(track: Track) -> Match:
+    album = track.album
+    return Match(
+        spotify_id=track.id,
+        name=track.name,
+        artists=tuple(artist.name for artist in track.artists),
+        album=album.name if album else None,
+        album_type=album.album_type if album else None,
+        release_date=album.release_date if album else None,
+        duration_ms=track.duration_ms,
+        explicit=track.explicit,
+        spotify_url=track.spotify_url,
+    )
+
+
+@dataclass
+class Outcome:
+    """What fetching one code from Spotify did (used by lookup and sync)."""
+
+    result: LookupResult
+    requests: int = 0
+    changed: bool = False
+    newly_not_found: bool = False
+
+
+@dataclass
+class RunState:
+    """Per-run bookkeeping: counts, and the reason Spotify is no longer asked in this run."""
+
+    halted: str | None = None
+    consecutive_failures: int = 0
+    cache_hits: int = 0
+    requests: int = 0
+    rate_limited: int = 0
+    waits: list[float] = field(default_factory=list)
+
+
+class IsrcDB:
+    """A cache of ISRC lookups in an SQLite database, filled from Spotify on demand.
+
+    >>> with IsrcDB("catalogue.sqlite3") as cache:            # doctest: +SKIP
+    ...     for result in cache.lookup(["USRC17607839"]):
+    ...         print(result.status, result.canonical and result.canonical.name)
+    """
+
+    def __init__(
+        self,
+        database: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        clock: Clock = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        client: SpotifyClient | None = None,
+        on_wait: Callable[[float, str], None] | None = None,
+    ) -> None:
+        base = settings if settings is not None else Settings.load()
+        self.settings = base.with_options(database=database) if database is not None else base
+        self.clock = clock
+        self.sleep = sleep
+        self.on_wait = on_wait
+        self._client = client
+        self._conn: sqlite3.Connection | None = None
+
+    # --- resources --------------------------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self.settings.database
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = db.connect(self.settings.database)
+        return self._conn
+
+    @property
+    def client(self) -> SpotifyClient:
+        if self._client is None:
+            from isrcdb.spotify.client import client_from_settings
+
+            self._client = client_from_settings(self.settings)
+        return self._client
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._client is not None:
+            self._client.close()
+
+    def __enter__(self) -> IsrcDB:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- lookup -----------------------------------------------------------------------------------------------
+
+    def lookup(self, codes: Iterable[str], **options: Any) -> list[LookupResult]:
+        """Look up ``codes``; see :meth:`iter_lookup` for the options."""
+        return list(self.iter_lookup(codes, **options))
+
+    def iter_lookup(
+        self,
+        codes: Iterable[str],
+        *,
+        refresh: bool = False,
+        offline: bool = False,
+        ttl: timedelta | None = None,
+        all_matches: bool = False,
+        state: RunState | None = None,
+    ) -> Iterator[LookupResult]:
+        """One result per distinct code, in input order, streamed in batches.
+
+        A fresh cached entry is answered from the database. A stale or missing one is searched on Spotify (unless
+        ``offline``); if Spotify fails, a stale entry is still answered (``stale=True``, ``error`` says why).
+        ``refresh`` ignores freshness; ``ttl`` overrides how long found results stay fresh, for judging and storing.
+        """
+        run = state if state is not None else RunState()
+        seen: set[str] = set()
+        batch: list[tuple[str, str | None]] = []  # (code or raw input, reason if invalid)
+        try:
+            for raw in codes:
+                text = raw.strip()
+                if not text:
+                    continue
+                try:
+                    code, reason = validate(text), None
+                except InvalidIsrc as exc:
+                    code, reason = text, exc.reason
+                if code in seen:
+                    continue
+                seen.add(code)
+                batch.append((code, reason))
+                if len(batch) >= BATCH:
+                    yield from self._lookup_batch(batch, refresh, offline, ttl, all_matches, run)
+                    batch = []
+            if batch:
+                yield from self._lookup_batch(batch, refresh, offline, ttl, all_matches, run)
+        finally:
+            if run.cache_hits or run.requests or run.rate_limited:
+                store.add_counts(
+                    self.conn,
+                    {"cache_hits": run.cache_hits, "spotify_requests": run.requests, "rate_limited": run.rate_limited},
+                )
+
+    def _lookup_batch(
+        self,
+        batch: list[tuple[str, str | None]],
+        refresh: bool,
+        offline: bool,
+        ttl: timedelta | None,
+        all_matches: bool,
+        run: RunState,
+    ) -> Iterator[LookupResult]:
+        valid = [code for code, reason in batch if reason is None]
+        entries = store.get_entries(self.conn, valid) if valid else {}
+        matches = store.get_matches(self.conn, valid) if all_matches and entries else {}
+        now = self.clock()
+        for code, reason in batch:
+            if reason is not None:
+                yield LookupResult(isrc=code, status="invalid", source="none", error=reason)
+                continue
+            entry = entries.get(code)
+            if entry is not None and not refresh and self.is_fresh(entry, now, ttl):
+                run.cache_hits += 1
+                yield cached_result(entry, matches.get(code, ()), stale=False)
+            elif offline:
+                yield fallback(
+                    code, entry, matches.get(code, ()), "not in the cache, and --offline does not ask Spotify"
+                )
+            else:
+                yield self.fetch(
+                    code, entry, run, ttl=ttl, all_matches=all_matches, stored_matches=matches.get(code, ())
+                ).result
+
+    def is_fresh(self, entry: Entry, now: datetime, ttl: timedelta | None = None) -> bool:
+        """Whether a stored answer may be given without asking Spotify."""
+        if entry.status not in ("found", "not_found") or entry.fetched_at is None:
+            return False
+        if ttl is not None and entry.status == "found":
+            return entry.fetched_at + ttl > now
+        return entry.expires_at is not None and entry.expires_at > now
+
+    # --- fetching ---------------------------------------------------------------------------------------------
+
+    def rate_limited_until(self) -> datetime | None:
+        """When Spotify's rate limit, as last met, allows calling again (``None``: no pause in force)."""
+        value = store.get_meta(self.conn, RATE_LIMIT_KEY)
+        if value is None:
+            return None
+        until = from_text(value)
+        return until if until > self.clock() else None
+
+    def note_rate_limit(self, exc: RateLimited) -> datetime:
+        """Remember when Spotify may be called again; returns that moment."""
+        until = self.clock() + timedelta(seconds=max(1.0, exc.retry_after))
+        store.set_meta(self.conn, RATE_LIMIT_KEY, to_text(until), self.clock())
+        return until
+
+    def fetch(
+        self,
+        code: str,
+        entry: Entry | None,
+        run: RunState,
+        *,
+        ttl: timedelta | None = None,
+        all_matches: bool = False,
+        stored_matches: Iterable[Match] = (),
+    ) -> Outcome:
+        """Search ``code`` on Spotify and store the answer; on failure fall back to what is stored."""
+        if run.halted is None and run.requests == 0 and run.rate_limited == 0:
+            until = self.rate_limited_until()
+            if until is not None:
+                run.halted = f"Spotify's rate limit is in force until {to_text(until)}; try again after that"
+        while run.halted is None:
+            try:
+                result = self.client.search_isrc(code)
+            except RateLimited as exc:
+                run.rate_limited += 1
+                if not exc.quota and exc.retry_after <= self.settings.max_wait:
+                    run.waits.append(exc.retry_after)
+                    if self.on_wait is not None:
+                        self.on_wait(exc.retry_after, code)
+                    self.sleep(exc.retry_after)
+                    continue
+                until = self.note_rate_limit(exc)
+                what = "quota is exceeded" if exc.quota else f"rate limit asks to wait {exc.retry_after:g} s"
+                run.halted = f"Spotify's {what}; stopped, come back after {to_text(until)}"
+            except (AuthError, SpotifyError) as exc:
+                return self._failed(code, entry, stored_matches, exc, run)
+            else:
+                run.requests += result.requests
+                run.consecutive_failures = 0
+                return self.store_result(
+                    code, result.tracks, ttl=ttl, all_matches=all_matches, requests=result.requests
+                )
+        return Outcome(fallback(code, entry, stored_matches, run.halted))
+
+    def _failed(
+        self, code: str, entry: Entry | None, stored: Iterable[Match], exc: SpotifyError, run: RunState
+    ) -> Outcome:
+        message = str(exc)
+        per_code = isinstance(exc, BadResponse) or (isinstance(exc, TransientError) and exc.status is not None)
+        if per_code:
+            run.consecutive_failures += 1
+            if run.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+                run.halted = f"Spotify failed {run.consecutive_failures} times in a row; last: {message}"
+        elif isinstance(exc, AuthError | TransientError) or exc.status in (None, 403):
+            run.halted = message
+        with_store = not isinstance(exc, AuthError) and exc.status != 403
+        if with_store:
+            store.save_error(self.conn, code, message, self.clock())
+        return Outcome(fallback(code, entry, stored, message))
+
+    def store_result(
+        self,
+        code: str,
+        tracks: Iterable[Track],
+        *,
+        ttl: timedelta | None = None,
+        all_matches: bool = False,
+        requests: int = 0,
+    ) -> Outcome:
+        """Store Spotify's answer for ``code`` (every match, canonical first) and describe it."""
+        from isrcdb.canonical import canonical_order
+
+        ordered = canonical_order(tracks)
+        now = self.clock()
+        if ordered:
+            expires = now + (ttl if ttl is not None else self.settings.ttl)
+            changed = store.save_found(self.conn, code, ordered, now, expires)
+            found = [track_to_match(track) for track in ordered]
+            result = LookupResult(
+                isrc=code,
+                status="found",
+                source="spotify",
+                fetched_at=now,
+                expires_at=expires,
+                match_count=len(found),
+                canonical=found[0],
+                matches=tuple(found) if all_matches else (),
+            )
+            return Outcome(result, requests=requests, changed=changed)
+        expires = now + self.settings.not_found_ttl
+        was_found = store.save_not_found(self.conn, code, now, expires)
+        result = LookupResult(isrc=code, status="not_found", source="spotify", fetched_at=now, expires_at=expires)
+        return Outcome(result, requests=requests, changed=was_found, newly_not_found=was_found)
+
+
+def cached_result(entry: Entry, matches: Iterable[Match], *, stale: bool, error: str | None = None) -> LookupResult:
+    status = entry.status if entry.status in ("found", "not_found") else "error"
+    return LookupResult(
+        isrc=entry.isrc,
+        status=status,
+        source="cache",
+        fetched_at=entry.fetched_at,
+        expires_at=entry.expires_at,
+        match_count=entry.match_count,
+        canonical=entry.canonical,
+        matches=tuple(matches),
+        error=error,
+        stale=stale,
+    )
+
+
+def fallback(code: str, entry: Entry | None, matches: Iterable[Match], message: str) -> LookupResult:
+    """What to answer when Spotify was not asked or failed: the stored entry marked stale, or an error."""
+    if entry is not None and entry.status in ("found", "not_found"):
+        return cached_result(entry, matches, stale=True, error=message)
+    return LookupResult(isrc=code, status="error", source="none", error=message)

@@ -1,0 +1,81 @@
+"""The exception hierarchy of isrcdb.
+
+Every foreseeable failure is one of these, with a message a person can act on. The CLI turns them into
+``Error: ...`` on stderr and the exit code in :data:`EXIT_CODES`; the library never prints.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class IsrcdbError(Exception):
+    """Base class of every isrcdb error."""
+
+    exit_code = 4
+
+
+class UsageError(IsrcdbError):
+    """Bad input or a bad combination of options (exit 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A configuration value (environment, ``.env`` or option) is not valid (exit 2)."""
+
+
+class InvalidIsrc(UsageError):
+    """A code is not a valid ISRC; the message says why."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code!r} is not a valid ISRC: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class DatabaseError(IsrcdbError):
+    """The cache database cannot be opened, read or written (exit 4)."""
+
+    exit_code = 4
+
+
+class SchemaTooNew(DatabaseError):
+    """The database was made by a newer isrcdb; it is refused, never downgraded."""
+
+
+class SpotifyError(IsrcdbError):
+    """Spotify could not be reached, or refused, or answered something unusable (exit 3)."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class MissingCredentials(SpotifyError):
+    """No Spotify client id/secret is configured, yet Spotify must be asked."""
+
+
+class AuthError(SpotifyError):
+    """Spotify refused the client credentials or the access token."""
+
+
+class RateLimited(SpotifyError):
+    """Spotify answered 429; ``retry_after`` is the wait it asked for, in seconds."""
+
+    def __init__(self, retry_after: float, *, quota: bool = False, resume_at: datetime | None = None) -> None:
+        kind = "quota exceeded" if quota else "rate limited"
+        super().__init__(f"Spotify {kind}: it asks to wait {retry_after:g} s", status=429)
+        self.retry_after = retry_after
+        self.quota = quota
+        self.resume_at = resume_at
+
+
+class TransientError(SpotifyError):
+    """A 5xx answer, a dropped connection or a timeout: worth retrying a few times."""
+
+
+class BadResponse(SpotifyError):
+    """Spotify's answer could not be parsed (malformed, truncated or wrongly shaped JSON)."""

@@ -1,0 +1,122 @@
+"""Schema migrations: Alembic configured in code, run automatically when a database is opened.
+
+Checking whether a database is current costs one ``SELECT`` through ``sqlite3``; Alembic (slow to import) is
+loaded only when a database actually needs upgrading.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from isrcdb.errors import DatabaseError, SchemaTooNew
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+REVISIONS: tuple[str, ...] = ("0001", "0002")
+"""Every migration revision, oldest first; the last is the head. A test keeps this equal to ``migrations/``."""
+
+HEAD = REVISIONS[-1]
+
+
+def migrations_dir() -> Path:
+    """Where the migration scripts are: inside the installed package, or at the top of a checkout."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_migrations", package.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise DatabaseError(
+        f"isrcdb's migration scripts are missing (looked in {package / '_migrations'}); reinstall isrcdb"
+    )
+
+
+def alembic_config(database: Path) -> Config:
+    """An Alembic ``Config`` for ``database``, built in code (no ``alembic.ini`` needed)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    # ConfigParser interpolation: a literal % must be doubled.
+    config.set_main_option("sqlalchemy.url", f"sqlite:///{database}".replace("%", "%%"))
+    return config
+
+
+def current_revision(conn: sqlite3.Connection) -> str | None:
+    """The revision a database is at, or ``None`` for a database isrcdb has not initialised."""
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise
+    return None if row is None else str(row[0])
+
+
+def check_revision(revision: str | None, database: Path) -> bool:
+    """Whether the database needs upgrading; refuses one made by a newer isrcdb."""
+    if revision == HEAD:
+        return False
+    if revision is not None and revision not in REVISIONS:
+        raise SchemaTooNew(
+            f"{database} was made by a newer version of isrcdb (schema revision {revision!r}, this isrcdb knows up to "
+            f"{HEAD!r}); upgrade isrcdb to use it. The database was not changed."
+        )
+    return True
+
+
+@contextlib.contextmanager
+def _migration_lock(database: Path) -> Iterator[None]:
+    """Serialise migrations between processes opening the same new database at once."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: SQLite's own locking is the only guard
+        yield
+        return
+    lock_path = database.with_name(database.name + ".migrate-lock")
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def upgrade(database: Path, revision: str = "head") -> None:
+    """Upgrade ``database`` to ``revision``, with foreign keys off while tables are rebuilt, then checked."""
+    _run(database, "upgrade", revision)
+
+
+def downgrade(database: Path, revision: str) -> None:
+    """Downgrade ``database`` to ``revision`` (for developers and tests; isrcdb never downgrades on its own)."""
+    _run(database, "downgrade", revision)
+
+
+def _run(database: Path, direction: str, revision: str) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    config = alembic_config(database)
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with _migration_lock(database):
+            with engine.connect() as conn:
+                # Batch migrations copy tables; with foreign keys enforced that would cascade or fail. The pragma
+                # is a no-op inside a transaction, so it is set before Alembic begins one.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+                conn.commit()
+                if direction == "upgrade":
+                    with sqlite3.connect(database) as probe:
+                        check_revision(current_revision(probe), database)
+                config.attributes["connection"] = conn
+                getattr(command, direction)(config, revision)
+                conn.commit()
+                problems = conn.execute(text("PRAGMA foreign_key_check")).fetchall()
+                if problems:
+                    raise DatabaseError(f"foreign key check failed after migrating {database}: {problems[:5]}")
+    finally:
+        engine.dispose()

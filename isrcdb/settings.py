@@ -1,0 +1,189 @@
+"""Resolved configuration: environment variables, a ``.env`` file in the working directory, then options.
+
+Real environment variables win over the ``.env`` file; explicit overrides (command-line options) win over both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from isrcdb.clock import parse_duration
+from isrcdb.errors import ConfigError
+
+DEFAULT_API_URL = "https://api.spotify.com/v1"
+DEFAULT_TOKEN_URL = "https://accounts.spotify.com/api/token"  # noqa: S105 - a URL, not a secret
+
+ENV_VARS = {
+    "SPOTIFY_CLIENT_ID": "the Spotify app's client id (CLIENT_ID is accepted too)",
+    "SPOTIFY_CLIENT_SECRET": "the Spotify app's client secret (CLIENT_SECRET is accepted too)",
+    "ISRCDB_DATABASE": "the cache database: a file path or an sqlite:/// URL",
+    "ISRCDB_TTL": "how long a found result stays fresh (default 30d)",
+    "ISRCDB_NOT_FOUND_TTL": "how long a not-found result stays fresh (default 7d)",
+    "ISRCDB_SPOTIFY_API_URL": f"the Web API base (default {DEFAULT_API_URL})",
+    "ISRCDB_SPOTIFY_TOKEN_URL": f"the token endpoint (default {DEFAULT_TOKEN_URL})",
+    "ISRCDB_MARKET": "optional market (ISO 3166-1 alpha-2) for searches",
+    "ISRCDB_MAX_WAIT": "the longest wait for Spotify's rate limit before stopping (default 60s)",
+    "ISRCDB_CONNECT_TIMEOUT": "seconds to wait for a connection to Spotify (default 5s)",
+    "ISRCDB_READ_TIMEOUT": "seconds to wait for Spotify's answer (default 30s)",
+    "ISRCDB_CONCURRENCY": "requests in flight at once during sync (default 4)",
+    "ISRCDB_CACHE_DIR": "where the access token is cached (default: the user cache directory)",
+}
+
+
+def default_database_path() -> Path:
+    """``<user data dir>/isrcdb/isrcdb.sqlite3``."""
+    from platformdirs import user_data_path
+
+    return user_data_path("isrcdb", appauthor=False) / "isrcdb.sqlite3"
+
+
+def default_cache_dir() -> Path:
+    """The user cache directory of isrcdb, where the token file lives."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path("isrcdb", appauthor=False)
+
+
+def database_path(value: str | os.PathLike[str]) -> Path:
+    """A database given as a path or an SQLAlchemy SQLite URL, as a file path."""
+    text = os.fspath(value)
+    if "://" in text:
+        scheme, _, rest = text.partition("://")
+        if scheme.split("+")[0] != "sqlite":
+            raise ConfigError(f"the database must be SQLite: {scheme}:// URLs are not supported")
+        if not rest.startswith("/") or rest in ("/", "/:memory:"):
+            raise ConfigError(
+                "an SQLite URL must name a file: write sqlite:///relative/path or sqlite:////absolute/path"
+            )
+        text = rest[1:].split("?", 1)[0]
+    if not text.strip():
+        raise ConfigError("the database path is empty")
+    return Path(text).expanduser()
+
+
+def _duration(name: str, text: str) -> timedelta:
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return value
+
+
+def _seconds(name: str, text: str) -> float:
+    value = _duration(name, text).total_seconds()
+    if value <= 0:
+        raise ConfigError(f"{name} must be more than 0 seconds")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything isrcdb needs to know to run, resolved once."""
+
+    database: Path = field(default_factory=default_database_path)
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    ttl: timedelta = timedelta(days=30)
+    not_found_ttl: timedelta = timedelta(days=7)
+    api_url: str = DEFAULT_API_URL
+    token_url: str = DEFAULT_TOKEN_URL
+    market: str | None = None
+    max_wait: float = 60.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    concurrency: int = 4
+    cache_dir: Path = field(default_factory=default_cache_dir)
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+    def with_options(self, **options: Any) -> Settings:
+        """A copy with the options that were given (``None`` means not given)."""
+        given = {key: value for key, value in options.items() if value is not None}
+        if "database" in given:
+            given["database"] = database_path(given["database"])
+        return replace(self, **given)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Settings:
+        """Read the environment (``os.environ`` by default) and ``.env`` in the working directory."""
+        env = dict(os.environ if environ is None else environ)
+        dotenv_file = (cwd or Path.cwd()) / ".env"
+        if dotenv_file.is_file():
+            env = {**read_dotenv(dotenv_file), **env}
+        return cls.from_mapping(env)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        """Settings from a mapping of variable names to values; unknown names are ignored."""
+
+        def get(*names: str) -> str | None:
+            for name in names:
+                value = env.get(name)
+                if value is not None and value.strip() != "":
+                    return value.strip()
+            return None
+
+        values: dict[str, Any] = {
+            "client_id": get("SPOTIFY_CLIENT_ID", "CLIENT_ID"),
+            "client_secret": get("SPOTIFY_CLIENT_SECRET", "CLIENT_SECRET"),
+        }
+        if (db := get("ISRCDB_DATABASE")) is not None:
+            values["database"] = database_path(db)
+        if (ttl := get("ISRCDB_TTL")) is not None:
+            values["ttl"] = _duration("ISRCDB_TTL", ttl)
+        if (nf := get("ISRCDB_NOT_FOUND_TTL")) is not None:
+            values["not_found_ttl"] = _duration("ISRCDB_NOT_FOUND_TTL", nf)
+        if (api := get("ISRCDB_SPOTIFY_API_URL")) is not None:
+            values["api_url"] = api.rstrip("/")
+        if (token := get("ISRCDB_SPOTIFY_TOKEN_URL")) is not None:
+            values["token_url"] = token
+        if (market := get("ISRCDB_MARKET")) is not None:
+            values["market"] = check_market(market)
+        if (wait := get("ISRCDB_MAX_WAIT")) is not None:
+            values["max_wait"] = _duration("ISRCDB_MAX_WAIT", wait).total_seconds()
+        if (ct := get("ISRCDB_CONNECT_TIMEOUT")) is not None:
+            values["connect_timeout"] = _seconds("ISRCDB_CONNECT_TIMEOUT", ct)
+        if (rt := get("ISRCDB_READ_TIMEOUT")) is not None:
+            values["read_timeout"] = _seconds("ISRCDB_READ_TIMEOUT", rt)
+        if (conc := get("ISRCDB_CONCURRENCY")) is not None:
+            values["concurrency"] = check_concurrency(conc)
+        if (cache := get("ISRCDB_CACHE_DIR")) is not None:
+            values["cache_dir"] = Path(cache).expanduser()
+        return cls(**values)
+
+
+def check_market(value: str) -> str:
+    """An ISO 3166-1 alpha-2 market code, upper-cased, or :class:`ConfigError`."""
+    market = value.strip().upper()
+    if len(market) != 2 or not market.isalpha() or not market.isascii():
+        raise ConfigError(f"ISRCDB_MARKET must be a two-letter country code such as US or GB, not {value!r}")
+    return market
+
+
+def check_concurrency(value: str | int) -> int:
+    """A concurrency between 1 and 32, or :class:`ConfigError`."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"ISRCDB_CONCURRENCY must be a whole number, not {value!r}") from None
+    if not 1 <= number <= 32:
+        raise ConfigError(f"the concurrency must be between 1 and 32, not {number}")
+    return number
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The variables a ``.env`` file sets (python-dotenv's parser; variables without a value are skipped)."""
+    from dotenv import dotenv_values
+
+    try:
+        values = dotenv_values(path, interpolate=False)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    return {key: value for key, value in values.items() if value is not None}

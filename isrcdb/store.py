@@ -1,0 +1,323 @@
+"""The queries and writes on the cache database (``sqlite3``, no HTTP).
+
+Reads go through the public views ``lookups`` and ``matches`` (migration 0002), so that the CLI, the Python API
+and people using SQL see the same columns. Every write of one ISRC's result is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from isrcdb.clock import from_text, to_text
+from isrcdb.db import transaction
+from isrcdb.spotify.parse import Album, Artist, Track
+
+CHUNK = 500  # bound parameters per IN (...) query; SQLite allows 32766, smaller keeps each query cheap
+
+TRACK_FIELDS = (
+    "spotify_id",
+    "name",
+    "artists",
+    "album",
+    "album_type",
+    "release_date",
+    "duration_ms",
+    "explicit",
+    "spotify_url",
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    """One Spotify track an ISRC matched."""
+
+    spotify_id: str
+    name: str
+    artists: tuple[str, ...]
+    album: str | None
+    album_type: str | None
+    release_date: str | None
+    duration_ms: int | None
+    explicit: bool | None
+    spotify_url: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spotify_id": self.spotify_id,
+            "name": self.name,
+            "artists": list(self.artists),
+            "album": self.album,
+            "album_type": self.album_type,
+            "release_date": self.release_date,
+            "duration_ms": self.duration_ms,
+            "explicit": self.explicit,
+            "spotify_url": self.spotify_url,
+        }
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the cache holds for one ISRC."""
+
+    isrc: str
+    status: str  # pending | found | not_found
+    fetched_at: datetime | None
+    expires_at: datetime | None
+    match_count: int
+    canonical: Match | None
+    last_error: str | None
+
+
+def _match(row: Sequence[Any], start: int) -> Match | None:
+    spotify_id = row[start]
+    if spotify_id is None:
+        return None
+    explicit = row[start + 7]
+    return Match(
+        spotify_id=spotify_id,
+        name=row[start + 1],
+        artists=tuple(json.loads(row[start + 2])) if row[start + 2] else (),
+        album=row[start + 3],
+        album_type=row[start + 4],
+        release_date=row[start + 5],
+        duration_ms=row[start + 6],
+        explicit=None if explicit is None else bool(explicit),
+        spotify_url=row[start + 8],
+    )
+
+
+_TRACK_SELECT = ", ".join(TRACK_FIELDS)
+
+
+def _chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def get_entries(conn: sqlite3.Connection, codes: Sequence[str]) -> dict[str, Entry]:
+    """The stored entries among ``codes`` (codes not stored are absent)."""
+    found: dict[str, Entry] = {}
+    for chunk in _chunks(codes):
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT isrc, status, fetched_at, expires_at, match_count, last_error, {_TRACK_SELECT} "
+            f"FROM lookups WHERE isrc IN ({marks})",
+            tuple(chunk),
+        )
+        for row in rows:
+            found[row[0]] = Entry(
+                isrc=row[0],
+                status=row[1],
+                fetched_at=from_text(row[2]) if row[2] else None,
+                expires_at=from_text(row[3]) if row[3] else None,
+                match_count=row[4],
+                last_error=row[5],
+                canonical=_match(row, 6),
+            )
+    return found
+
+
+def get_matches(conn: sqlite3.Connection, codes: Sequence[str]) -> dict[str, list[Match]]:
+    """Every stored match of each code, canonical first."""
+    result: dict[str, list[Match]] = {}
+    for chunk in _chunks(codes):
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT isrc, {_TRACK_SELECT} FROM matches WHERE isrc IN ({marks}) ORDER BY isrc, rank", tuple(chunk)
+        )
+        for row in rows:
+            match = _match(row, 1)
+            assert match is not None
+            result.setdefault(row[0], []).append(match)
+    return result
+
+
+# --- writes -----------------------------------------------------------------------------------------------------
+
+
+def _upsert_artists(conn: sqlite3.Connection, artists: Iterable[Artist]) -> list[str]:
+    ids = []
+    for artist in artists:
+        artist_id = artist.id or f"name:{artist.name}"
+        conn.execute(
+            "INSERT INTO artists (id, name, spotify_url) VALUES (?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, spotify_url = excluded.spotify_url",
+            (artist_id, artist.name, artist.spotify_url),
+        )
+        ids.append(artist_id)
+    return ids
+
+
+def _upsert_album(conn: sqlite3.Connection, album: Album) -> str | None:
+    if album.id is None:
+        return None
+    conn.execute(
+        "INSERT INTO albums (id, name, album_type, release_date, release_date_precision, total_tracks, spotify_url, "
+        "image_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+        "album_type = excluded.album_type, release_date = excluded.release_date, "
+        "release_date_precision = excluded.release_date_precision, total_tracks = excluded.total_tracks, "
+        "spotify_url = excluded.spotify_url, image_url = excluded.image_url",
+        (
+            album.id,
+            album.name,
+            album.album_type,
+            album.release_date,
+            album.release_date_precision,
+            album.total_tracks,
+            album.spotify_url,
+            album.image_url,
+        ),
+    )
+    if album.artists:
+        conn.execute("DELETE FROM album_artists WHERE album_id = ?", (album.id,))
+        conn.executemany(
+            "INSERT INTO album_artists (album_id, position, artist_id) VALUES (?, ?, ?)",
+            [(album.id, pos, artist_id) for pos, artist_id in enumerate(_upsert_artists(conn, album.artists))],
+        )
+    return album.id
+
+
+def _upsert_track(conn: sqlite3.Connection, track: Track, fetched_at: str) -> None:
+    album_id = _upsert_album(conn, track.album) if track.album else None
+    conn.execute(
+        "INSERT INTO tracks (id, isrc, name, album_id, disc_number, track_number, duration_ms, explicit, spotify_url, "
+        "raw_json, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+        "isrc = excluded.isrc, name = excluded.name, album_id = excluded.album_id, "
+        "disc_number = excluded.disc_number, track_number = excluded.track_number, "
+        "duration_ms = excluded.duration_ms, explicit = excluded.explicit, spotify_url = excluded.spotify_url, "
+        "raw_json = excluded.raw_json, fetched_at = excluded.fetched_at",
+        (
+            track.id,
+            track.isrc,
+            track.name,
+            album_id,
+            track.disc_number,
+            track.track_number,
+            track.duration_ms,
+            track.explicit,
+            track.spotify_url,
+            track.raw_json,
+            fetched_at,
+        ),
+    )
+    conn.execute("DELETE FROM track_artists WHERE track_id = ?", (track.id,))
+    conn.executemany(
+        "INSERT INTO track_artists (track_id, position, artist_id) VALUES (?, ?, ?)",
+        [(track.id, pos, artist_id) for pos, artist_id in enumerate(_upsert_artists(conn, track.artists))],
+    )
+
+
+def _ensure_row(conn: sqlite3.Connection, isrc: str, now: str) -> tuple[str, str | None, list[str]]:
+    """Make sure ``isrc`` has a row; return its previous status, canonical track and match ids."""
+    conn.execute(
+        "INSERT INTO isrcs (isrc, status, first_seen_at) VALUES (?, 'pending', ?) ON CONFLICT DO NOTHING", (isrc, now)
+    )
+    status, canonical = conn.execute("SELECT status, canonical_track_id FROM isrcs WHERE isrc = ?", (isrc,)).fetchone()
+    previous = [row[0] for row in conn.execute("SELECT track_id FROM isrc_matches WHERE isrc = ?", (isrc,))]
+    return status, canonical, previous
+
+
+def _record(conn: sqlite3.Connection, isrc: str, at: str, kind: str, old: str | None, new: str | None) -> None:
+    conn.execute(
+        "INSERT INTO isrc_changes (isrc, changed_at, kind, old_track_id, new_track_id) VALUES (?, ?, ?, ?, ?)",
+        (isrc, at, kind, old, new),
+    )
+
+
+def save_found(
+    conn: sqlite3.Connection, isrc: str, tracks: Sequence[Track], fetched_at: datetime, expires_at: datetime
+) -> bool:
+    """Store every match of ``isrc`` (``tracks`` canonical first), in one transaction.
+
+    Returns whether the canonical match changed (or the code was found for the first time).
+    """
+    now, expires = to_text(fetched_at), to_text(expires_at)
+    new_ids = [track.id for track in tracks]
+    with transaction(conn):
+        status, old_canonical, previous = _ensure_row(conn, isrc, now)
+        for track in tracks:
+            _upsert_track(conn, track, now)
+        conn.execute("DELETE FROM isrc_matches WHERE isrc = ?", (isrc,))
+        conn.executemany(
+            "INSERT INTO isrc_matches (isrc, track_id, rank) VALUES (?, ?, ?)",
+            [(isrc, track_id, rank) for rank, track_id in enumerate(new_ids)],
+        )
+        changed = status != "found" or old_canonical != new_ids[0]
+        if status != "found":
+            _record(conn, isrc, now, "found", old_canonical, new_ids[0])
+        else:
+            if old_canonical != new_ids[0]:
+                _record(conn, isrc, now, "canonical_changed", old_canonical, new_ids[0])
+            for gone in sorted(set(previous) - set(new_ids)):
+                _record(conn, isrc, now, "track_removed", gone, None)
+            for added in sorted(set(new_ids) - set(previous)):
+                _record(conn, isrc, now, "track_added", None, added)
+        conn.execute(
+            "UPDATE isrcs SET status = 'found', fetched_at = ?, expires_at = ?, match_count = ?, "
+            "canonical_track_id = ?, changed_at = CASE WHEN ? THEN ? ELSE changed_at END, last_error = NULL, "
+            "last_error_at = NULL, claimed_by = NULL, claimed_until = NULL WHERE isrc = ?",
+            (now, expires, len(new_ids), new_ids[0], changed, now, isrc),
+        )
+    return changed
+
+
+def save_not_found(conn: sqlite3.Connection, isrc: str, fetched_at: datetime, expires_at: datetime) -> bool:
+    """Remember that Spotify has no track for ``isrc``. Returns whether it was found before."""
+    now, expires = to_text(fetched_at), to_text(expires_at)
+    with transaction(conn):
+        status, old_canonical, _ = _ensure_row(conn, isrc, now)
+        was_found = status == "found"
+        if was_found:
+            _record(conn, isrc, now, "not_found", old_canonical, None)
+        conn.execute("DELETE FROM isrc_matches WHERE isrc = ?", (isrc,))
+        conn.execute(
+            "UPDATE isrcs SET status = 'not_found', fetched_at = ?, expires_at = ?, match_count = 0, "
+            "canonical_track_id = NULL, changed_at = CASE WHEN ? THEN ? ELSE changed_at END, last_error = NULL, "
+            "last_error_at = NULL, claimed_by = NULL, claimed_until = NULL WHERE isrc = ?",
+            (now, expires, was_found, now, isrc),
+        )
+    return was_found
+
+
+def save_error(conn: sqlite3.Connection, isrc: str, message: str, at: datetime) -> None:
+    """Note a failed fetch of ``isrc``; whatever was stored before is kept as it was."""
+    now = to_text(at)
+    with transaction(conn):
+        _ensure_row(conn, isrc, now)
+        conn.execute(
+            "UPDATE isrcs SET last_error = ?, last_error_at = ?, claimed_by = NULL, claimed_until = NULL "
+            "WHERE isrc = ?",
+            (message[:1000], now, isrc),
+        )
+
+
+def add_counts(conn: sqlite3.Connection, counts: dict[str, int]) -> None:
+    """Add to the running totals in ``counters`` (e.g. ``cache_hits``, ``spotify_requests``)."""
+    items = [(name, value) for name, value in counts.items() if value]
+    if not items:
+        return
+    with transaction(conn):
+        conn.executemany(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            items,
+        )
+
+
+def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str, at: datetime) -> None:
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (key, value, to_text(at)),
+        )
