@@ -1,119 +1,28 @@
-"""The ``isrcdb`` command: a thin shell over the library.
-
-Each command parses its arguments, calls one library function and renders the result: data on stdout,
-diagnostics on stderr. Library errors become ``Error: ...`` and the exit code documented in the README:
-0 all found, 1 some not found, 2 invalid input or usage, 3 Spotify could not be reached or refused,
-4 database or environment problem, 130 interrupted.
-"""
+"""``isrcdb lookup``: codes in, one result per distinct code out."""
 
 from __future__ import annotations
 
-import functools
-import logging
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from datetime import timedelta
-from typing import Annotated, Any, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any
 
 import typer
 
-from isrcdb import __version__
-from isrcdb.errors import IsrcdbError, UsageError
-from isrcdb.output import Format, write_rows
-
-app = typer.Typer(
-    name="isrcdb",
-    help="Turn ISRCs into Spotify track metadata, through a local SQLite cache.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+from isrcdb.cli.common import (
+    EXIT_FOUND,
+    EXIT_NOT_FOUND,
+    EXIT_SPOTIFY,
+    EXIT_USAGE,
+    DbOption,
+    FormatOption,
+    app,
+    cli_errors,
+    err,
+    parse_duration_option,
+    settings,
 )
-db_app = typer.Typer(help="The cache database: where it is, its schema version, upgrades.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-
-EXIT_FOUND, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_SPOTIFY, EXIT_DATABASE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db", help="The cache database (a path or sqlite:/// URL); overrides ISRCDB_DATABASE.", show_default=False
-    ),
-]
-FormatOption = Annotated[Format, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def err(message: str) -> None:
-    """A line on stderr."""
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
-
-
-def cli_errors(func: F) -> F:
-    """Turn library errors into ``Error: ...`` on stderr and the documented exit code, once, at the edge."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except IsrcdbError as exc:
-            err(f"Error: {exc}")
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            err("Interrupted.")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except BrokenPipeError:
-            sys.stderr.close()  # the reader went away (e.g. `| head`): nothing more to say
-            raise typer.Exit(0) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def settings(db: str | None = None, **options: Any) -> Any:
-    """The resolved settings with command-line overrides."""
-    from isrcdb.settings import Settings
-
-    return Settings.load().with_options(database=db, **options)
-
-
-def parse_ttl(value: str | None) -> timedelta | None:
-    if value is None:
-        return None
-    from isrcdb.clock import parse_duration
-
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise UsageError(f"--ttl: {exc}") from None
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"isrcdb {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main_options(
-    verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr: -v progress, -vv every request.")
-    ] = 0,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    """Turn ISRCs into Spotify track metadata, through a local SQLite cache.
-
-    Example: isrcdb lookup USRC17607839 --format json
-    """
-    if verbose:
-        logging.basicConfig(
-            level=logging.DEBUG if verbose > 1 else logging.INFO,
-            stream=sys.stderr,
-            format="%(levelname)s %(name)s: %(message)s",
-        )
+from isrcdb.errors import UsageError
+from isrcdb.output import Format, write_rows
 
 
 def read_codes(codes: list[str] | None, file: str | None) -> Iterator[str]:
@@ -207,7 +116,7 @@ def lookup(
 
     if refresh and offline:
         raise UsageError("--refresh and --offline cannot be used together")
-    ttl_value = parse_ttl(ttl)
+    ttl_value = parse_duration_option("--ttl", ttl)
     if not codes and file is None:
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("give ISRCs as arguments, or --file PATH, or --file - to read standard input")
@@ -263,60 +172,3 @@ def exit_code(statuses: dict[str, int]) -> int:
     if statuses.get("not_found"):
         return EXIT_NOT_FOUND
     return EXIT_FOUND
-
-
-@db_app.command("path")
-@cli_errors
-def db_path(db: DbOption = None) -> None:
-    """Print where the cache database is.
-
-    Example: isrcdb db path
-    """
-    typer.echo(str(settings(db).database))
-
-
-@db_app.command("current")
-@cli_errors
-def db_current(db: DbOption = None) -> None:
-    """Print the database's schema revision and whether it is up to date.
-
-    Example: isrcdb db current --db catalogue.sqlite3
-    """
-    import sqlite3
-
-    from isrcdb import migrate
-
-    path = settings(db).database
-    if not path.exists():
-        raise UsageError(f"there is no database at {path} yet; a lookup or 'isrcdb db upgrade' creates it")
-    with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
-        try:
-            revision = migrate.current_revision(conn)
-        except sqlite3.DatabaseError as exc:
-            from isrcdb.db import database_error
-
-            raise database_error(exc, path) from None
-    state = "up to date" if revision == migrate.HEAD else f"behind {migrate.HEAD}; run 'isrcdb db upgrade'"
-    if revision is not None and revision not in migrate.REVISIONS:
-        state = "made by a newer isrcdb"
-    typer.echo(f"{revision or 'none'} ({state})")
-
-
-@db_app.command("upgrade")
-@cli_errors
-def db_upgrade(db: DbOption = None) -> None:
-    """Create the database or upgrade its schema to this version of isrcdb.
-
-    Example: isrcdb db upgrade --db catalogue.sqlite3
-    """
-    from isrcdb import db as database
-    from isrcdb import migrate
-
-    path = settings(db).database
-    database.connect(path).close()
-    typer.echo(f"{path}: schema at {migrate.HEAD} (up to date)")
-
-
-def main() -> None:
-    """Entry point of the ``isrcdb`` console script."""
-    app()

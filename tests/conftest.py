@@ -1,0 +1,106 @@
+"""Shared fixtures: an isolated environment, a running local Spotify replica, and ways to run the CLI.
+
+Every test runs in its own temporary working directory with its own database, token cache and data directories,
+and with none of the user's isrcdb or Spotify variables, so nothing leaks between tests or from the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from isrcdb.cli import app
+from isrcdb.testing.spotify import SpotifyReplica
+
+CLEARED = (
+    "SPOTIFY_CLIENT_ID",
+    "SPOTIFY_CLIENT_SECRET",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "ISRCDB_DATABASE",
+    "ISRCDB_TTL",
+    "ISRCDB_NOT_FOUND_TTL",
+    "ISRCDB_SPOTIFY_API_URL",
+    "ISRCDB_SPOTIFY_TOKEN_URL",
+    "ISRCDB_MARKET",
+    "ISRCDB_MAX_WAIT",
+    "ISRCDB_CONNECT_TIMEOUT",
+    "ISRCDB_READ_TIMEOUT",
+    "ISRCDB_CONCURRENCY",
+    "ISRCDB_CACHE_DIR",
+)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean environment: temporary cwd, database, cache and data directories; no user configuration."""
+    for name in CLEARED:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("ISRCDB_DATABASE", str(tmp_path / "isrcdb.sqlite3"))
+    monkeypatch.setenv("ISRCDB_READ_TIMEOUT", "10")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def db_path(workdir: Path) -> Path:
+    return workdir / "isrcdb.sqlite3"
+
+
+@pytest.fixture
+def spotify(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SpotifyReplica]:
+    """A local Spotify replica (development profile, sample catalogue), with isrcdb pointed at it."""
+    with SpotifyReplica() as replica:
+        for name, value in replica.env().items():
+            monkeypatch.setenv(name, value)
+        yield replica
+
+
+class Cli:
+    """Runs ``isrcdb`` in-process with Typer's CliRunner; stdout and stderr stay separate."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None) -> Any:
+        return self.runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    def json(self, *args: str, input: str | None = None, code: int | None = 0) -> Any:
+        result = self(*args, "--format", "json", input=input)
+        if code is not None:
+            assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def cli(workdir: Path) -> Cli:
+    return Cli()
+
+
+def run_isrcdb(
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 120,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m isrcdb`` as a real process, with the current (test) environment plus ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "isrcdb", *args],
+        env={**os.environ, **(env or {})},
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
