@@ -69,10 +69,14 @@ def table(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None, stream:
 
     materialised = list(rows)
     header = list(columns) if columns is not None else (list(materialised[0]) if materialised else [])
-    grid = Table(*header, show_edge=False, pad_edge=False, box=None, header_style="bold")
+    grid = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in header:
+        grid.add_column(column, overflow="fold")
     for row in materialised:
         grid.add_row(*(_cell(row.get(column)) for column in header))
-    Console(file=stream, soft_wrap=True).print(grid)
+    # On a terminal, fit its width (cells wrap, nothing is cut); piped, never wrap a row.
+    width = None if stream.isatty() else 100_000
+    Console(file=stream, width=width, highlight=False).print(grid)
 
 
 def write_rows(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
@@ -145,9 +146,18 @@ def lookup(
     columns = TABLE_COLUMNS if fmt is Format.table else LOOKUP_COLUMNS
     if flat:
         columns = [*columns, *MATCH_COLUMNS]
+    source = read_codes(codes, file)
+    first = next((line for line in source if line.strip()), None)
+    if first is None:
+        raise UsageError("no codes given: the input was empty")
     with IsrcDB(settings=settings(db), on_wait=on_wait) as cache:
         results = cache.iter_lookup(
-            read_codes(codes, file), refresh=refresh, offline=offline, ttl=ttl_value, all_matches=all_matches, state=run
+            itertools.chain([first], source),
+            refresh=refresh,
+            offline=offline,
+            ttl=ttl_value,
+            all_matches=all_matches,
+            state=run,
         )
         write_rows(rows(results), fmt, sys.stdout, columns)
     for note in notes:
@@ -158,8 +168,6 @@ def lookup(
     if run.halted:
         stale = sum(1 for note in notes if "stale" in note)
         err(f"Error: {run.halted}" + (f" ({stale} answered from the cache, stale)" if stale else ""))
-    if not statuses:
-        raise UsageError("no codes given: the input was empty")
     raise typer.Exit(exit_code(statuses))
 
 
