@@ -48,14 +48,24 @@ class LookupResult:
     """``found``, ``not_found``, ``invalid`` or ``error``."""
     source: str
     """``cache``, ``spotify`` or ``none``."""
-    fetched_at: datetime | None = None
-    expires_at: datetime | None = None
+    fetched: str | None = None
+    """When Spotify was asked, as stored (ISO 8601 UTC text); :attr:`fetched_at` is the datetime."""
+    expires: str | None = None
+    """Until when the answer is fresh, as stored; :attr:`expires_at` is the datetime."""
     match_count: int = 0
     canonical: Match | None = None
     matches: tuple[Match, ...] = ()
     """Every match, canonical first (filled when asked for all matches)."""
     error: str | None = None
     stale: bool = False
+
+    @property
+    def fetched_at(self) -> datetime | None:
+        return from_text(self.fetched) if self.fetched else None
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return from_text(self.expires) if self.expires else None
 
     def to_dict(self, *, all_matches: bool = False) -> dict[str, Any]:
         """The JSON shape of a result (see the README): flat keys, the canonical match's fields inline."""
@@ -65,8 +75,8 @@ class LookupResult:
             "status": self.status,
             "source": self.source,
             "stale": self.stale,
-            "fetched_at": to_text(self.fetched_at) if self.fetched_at else None,
-            "expires_at": to_text(self.expires_at) if self.expires_at else None,
+            "fetched_at": self.fetched,
+            "expires_at": self.expires,
             "match_count": self.match_count,
             **track,
             "error": self.error,
@@ -236,13 +246,13 @@ class IsrcDB:
         valid = [code for code, reason in batch if reason is None]
         entries = store.get_entries(self.conn, valid) if valid else {}
         matches = store.get_matches(self.conn, valid) if all_matches and entries else {}
-        now = self.clock()
+        is_fresh = freshness(self.clock(), ttl)
         for code, reason in batch:
             if reason is not None:
                 yield LookupResult(isrc=code, status="invalid", source="none", error=reason)
                 continue
             entry = entries.get(code)
-            if entry is not None and not refresh and self.is_fresh(entry, now, ttl):
+            if entry is not None and not refresh and is_fresh(entry):
                 run.cache_hits += 1
                 yield cached_result(entry, matches.get(code, ()), stale=False)
             elif offline:
@@ -256,11 +266,7 @@ class IsrcDB:
 
     def is_fresh(self, entry: Entry, now: datetime, ttl: timedelta | None = None) -> bool:
         """Whether a stored answer may be given without asking Spotify."""
-        if entry.status not in ("found", "not_found") or entry.fetched_at is None:
-            return False
-        if ttl is not None and entry.status == "found":
-            return entry.fetched_at + ttl > now
-        return entry.expires_at is not None and entry.expires_at > now
+        return freshness(now, ttl)(entry)
 
     # --- fetching ---------------------------------------------------------------------------------------------
 
@@ -317,6 +323,10 @@ class IsrcDB:
                 )
         return Outcome(fallback(code, entry, stored_matches, run.halted))
 
+    def note_failure(self, code: str, exc: SpotifyError, run: RunState) -> Outcome:
+        """Record that searching ``code`` failed, as :meth:`fetch` does: store the error, or halt ``run``."""
+        return self._failed(code, None, (), exc, run)
+
     def _failed(
         self, code: str, entry: Entry | None, stored: Iterable[Match], exc: SpotifyError, run: RunState
     ) -> Outcome:
@@ -355,8 +365,8 @@ class IsrcDB:
                 isrc=code,
                 status="found",
                 source="spotify",
-                fetched_at=now,
-                expires_at=expires,
+                fetched=to_text(now),
+                expires=to_text(expires),
                 match_count=len(found),
                 canonical=found[0],
                 matches=tuple(found) if all_matches else (),
@@ -364,8 +374,28 @@ class IsrcDB:
             return Outcome(result, requests=requests, changed=changed)
         expires = now + self.settings.not_found_ttl
         was_found = store.save_not_found(self.conn, code, now, expires)
-        result = LookupResult(isrc=code, status="not_found", source="spotify", fetched_at=now, expires_at=expires)
+        result = LookupResult(
+            isrc=code, status="not_found", source="spotify", fetched=to_text(now), expires=to_text(expires)
+        )
         return Outcome(result, requests=requests, changed=was_found, newly_not_found=was_found)
+
+
+def freshness(now: datetime, ttl: timedelta | None = None) -> Callable[[Entry], bool]:
+    """A test of whether an entry is fresh at ``now``; ``ttl`` overrides the stored expiry of found entries.
+
+    Stored timestamps are fixed-width UTC text, so comparing the text compares the times.
+    """
+    expiry_cutoff = to_text(now)
+    fetched_cutoff = to_text(now - ttl) if ttl is not None else None
+
+    def is_fresh(entry: Entry) -> bool:
+        if entry.status not in ("found", "not_found") or entry.fetched_at is None:
+            return False
+        if fetched_cutoff is not None and entry.status == "found":
+            return entry.fetched_at > fetched_cutoff
+        return entry.expires_at is not None and entry.expires_at > expiry_cutoff
+
+    return is_fresh
 
 
 def cached_result(entry: Entry, matches: Iterable[Match], *, stale: bool, error: str | None = None) -> LookupResult:
@@ -374,8 +404,8 @@ def cached_result(entry: Entry, matches: Iterable[Match], *, stale: bool, error:
         isrc=entry.isrc,
         status=status,
         source="cache",
-        fetched_at=entry.fetched_at,
-        expires_at=entry.expires_at,
+        fetched=entry.fetched_at,
+        expires=entry.expires_at,
         match_count=entry.match_count,
         canonical=entry.canonical,
         matches=tuple(matches),

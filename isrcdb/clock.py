@@ -47,9 +47,12 @@ def format_duration(delta: timedelta) -> str:
 
 def to_text(moment: datetime) -> str:
     """An aware datetime as stored in the database (UTC, second precision, ``Z``)."""
-    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # isoformat is several times faster than strftime, which matters when streaming 100,000 cached answers.
+    return moment.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def from_text(text: str) -> datetime:
     """A stored timestamp back to an aware UTC datetime."""
-    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    return datetime.fromisoformat(text)

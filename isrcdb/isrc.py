@@ -6,12 +6,21 @@ exceptions into reasons a person can read.
 
 from __future__ import annotations
 
+import re
+
 from stdnum import isrc as _stdnum_isrc
 from stdnum.exceptions import InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 
 from isrcdb.errors import InvalidIsrc
 
 _STRIP = str.maketrans("", "", "- \t\u00a0\ufeff")
+
+# python-stdnum's own list of the country and agency prefixes it accepts, for a fast path that gives the same
+# answers as ``stdnum.isrc.validate`` (a test checks the two agree) at a fraction of its cost per code.
+_PREFIXES: frozenset[str] | None = (
+    frozenset(_stdnum_isrc._country_codes) if isinstance(getattr(_stdnum_isrc, "_country_codes", None), set) else None
+)
+_SHAPE = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
 
 
 def normalise(code: str) -> str:
@@ -22,6 +31,8 @@ def normalise(code: str) -> str:
 def validate(code: str) -> str:
     """Return the normalised ISRC, or raise :class:`InvalidIsrc` naming the reason."""
     value = normalise(code)
+    if _PREFIXES is not None and value[:2] in _PREFIXES and _SHAPE.fullmatch(value):
+        return value
     if not value:
         raise InvalidIsrc(code, "it is empty")
     try:

@@ -31,16 +31,19 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def json_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     for row in rows:
-        yield json.dumps(row, ensure_ascii=False) + "\n"
+        yield _encode(row) + "\n"
 
 
 def json_array(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     """A JSON array, one element per line, written as the rows come."""
     first = True
     for row in rows:
-        yield ("[\n  " if first else ",\n  ") + json.dumps(row, ensure_ascii=False)
+        yield ("[\n  " if first else ",\n  ") + _encode(row)
         first = False
     yield "[]\n" if first else "\n]\n"
 

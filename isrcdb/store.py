@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from isrcdb.clock import from_text, to_text
+from isrcdb.clock import to_text
 from isrcdb.db import transaction
 from isrcdb.spotify.parse import Album, Artist, Track
 
@@ -66,8 +66,9 @@ class Entry:
 
     isrc: str
     status: str  # pending | found | not_found
-    fetched_at: datetime | None
-    expires_at: datetime | None
+    fetched_at: str | None
+    """As stored: ISO 8601 UTC text (see :mod:`isrcdb.clock`); compared as text, which orders it."""
+    expires_at: str | None
     match_count: int
     canonical: Match | None
     last_error: str | None
@@ -113,8 +114,8 @@ def get_entries(conn: sqlite3.Connection, codes: Sequence[str]) -> dict[str, Ent
             found[row[0]] = Entry(
                 isrc=row[0],
                 status=row[1],
-                fetched_at=from_text(row[2]) if row[2] else None,
-                expires_at=from_text(row[3]) if row[3] else None,
+                fetched_at=row[2],
+                expires_at=row[3],
                 match_count=row[4],
                 last_error=row[5],
                 canonical=_match(row, 6),
@@ -321,3 +322,122 @@ def set_meta(conn: sqlite3.Connection, key: str, value: str, at: datetime) -> No
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             (key, value, to_text(at)),
         )
+
+
+# --- import and sync --------------------------------------------------------------------------------------------
+
+
+def ensure_pending(conn: sqlite3.Connection, codes: Sequence[str], at: datetime) -> int:
+    """Add valid, normalised ``codes`` as pending, in one transaction; codes already stored are left as they are.
+
+    Returns how many were added (a code repeated in ``codes`` is added once).
+    """
+    now = to_text(at)
+    with transaction(conn):
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT INTO isrcs (isrc, status, first_seen_at) VALUES (?, 'pending', ?) ON CONFLICT DO NOTHING",
+            [(code, now) for code in codes],
+        )
+        return conn.total_changes - before
+
+
+@dataclass(frozen=True)
+class DueRule:
+    """Which stored codes a sync fetches, and in which order.
+
+    Pending codes always; then not-found and found codes whose entry expired before ``started`` (in order of
+    expiry), or, when ``fetched_before`` is given, those fetched before it (stalest first). A code whose fetch
+    failed at or after ``started`` is not due again in the same run. Both bounds are strict, so that a code the
+    run itself stores (fetched at or after ``started``, expiring no earlier) is never due again in that run.
+    """
+
+    started: datetime
+    fetched_before: datetime | None = None
+
+
+DUE_TIERS = ("pending", "not_found", "found")
+
+
+def _due_where(tier: str, rule: DueRule) -> tuple[str, list[str], str]:
+    """(condition, parameters, ORDER BY) selecting the due codes of one tier along an index of ``isrcs``."""
+    if tier == "pending":
+        return "status = 'pending'", [], ""
+    if rule.fetched_before is None:
+        return "status = ? AND expires_at < ?", [tier, to_text(rule.started)], "ORDER BY expires_at"
+    return "status = ? AND fetched_at < ?", [tier, to_text(rule.fetched_before)], "ORDER BY fetched_at"
+
+
+_NOT_FAILED_IN_RUN = "(last_error_at IS NULL OR last_error_at < ?)"
+
+
+def count_due(conn: sqlite3.Connection, rule: DueRule, *, requests: bool = False) -> dict[str, tuple[int, int]]:
+    """For each tier, ``(codes, requests)`` due under ``rule``.
+
+    The requests are estimated (one search page per 10 stored matches, at least one) only when ``requests`` is
+    true, since that reads every due row; otherwise they are 0 and the count reads the index alone. Codes that
+    failed earlier in the run are counted too (they are due again in the next run).
+    """
+    pages = "coalesce(sum(max(1, (match_count + 9) / 10)), 0)" if requests else "0"
+    counts: dict[str, tuple[int, int]] = {}
+    for tier in DUE_TIERS:
+        where, params, _ = _due_where(tier, rule)
+        row = conn.execute(f"SELECT count(*), {pages} FROM isrcs WHERE {where}", params).fetchall()[0]
+        counts[tier] = (int(row[0]), int(row[1]))
+    return counts
+
+
+def claim_due(
+    conn: sqlite3.Connection, rule: DueRule, owner: str, now: datetime, until: datetime, limit: int
+) -> list[tuple[str, str]]:
+    """Claim up to ``limit`` due codes for ``owner`` until ``until``, in due order, in one write transaction.
+
+    Returns ``(code, status before)`` pairs. A code claimed by another owner is skipped until its claim expires;
+    ``BEGIN IMMEDIATE`` makes claiming atomic between processes, so two syncs never hold the same code.
+    """
+    claimed: list[tuple[str, str]] = []
+    with transaction(conn):
+        for tier in DUE_TIERS:
+            where, params, order = _due_where(tier, rule)
+            rows = conn.execute(
+                f"SELECT isrc FROM isrcs WHERE {where} AND (claimed_until IS NULL OR claimed_until < ?) "
+                f"AND {_NOT_FAILED_IN_RUN} {order} LIMIT ?",
+                [*params, to_text(now), to_text(rule.started), limit - len(claimed)],
+            ).fetchall()
+            claimed.extend((row[0], tier) for row in rows)
+            if len(claimed) >= limit:
+                break
+        conn.executemany(
+            "UPDATE isrcs SET claimed_by = ?, claimed_until = ? WHERE isrc = ?",
+            [(owner, to_text(until), code) for code, _ in claimed],
+        )
+    return claimed
+
+
+def renew_claims(conn: sqlite3.Connection, owner: str, codes: Iterable[str], until: datetime) -> None:
+    """Extend ``owner``'s claims on ``codes`` (those it still holds) to ``until``."""
+    with transaction(conn):
+        conn.executemany(
+            "UPDATE isrcs SET claimed_until = ? WHERE isrc = ? AND claimed_by = ?",
+            [(to_text(until), code, owner) for code in codes],
+        )
+
+
+def release_claims(conn: sqlite3.Connection, owner: str, codes: Iterable[str] | None = None) -> None:
+    """Drop ``owner``'s claims: on ``codes``, or on every code it holds (a full scan) when ``codes`` is None."""
+    with transaction(conn):
+        if codes is None:
+            conn.execute("UPDATE isrcs SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (owner,))
+        else:
+            conn.executemany(
+                "UPDATE isrcs SET claimed_by = NULL, claimed_until = NULL WHERE isrc = ? AND claimed_by = ?",
+                [(code, owner) for code in codes],
+            )
+
+
+def claim_owners(conn: sqlite3.Connection, now: datetime) -> list[str]:
+    """The owners of claims that have not expired (a full scan: call it once per run)."""
+    rows = conn.execute(
+        "SELECT DISTINCT claimed_by FROM isrcs WHERE claimed_by IS NOT NULL AND claimed_until >= ?", (to_text(now),)
+    ).fetchall()
+    return [row[0] for row in rows]

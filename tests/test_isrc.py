@@ -75,3 +75,17 @@ def test_well_formed_codes_are_accepted_with_or_without_hyphens(
     code = f"{prefix}{registrant}{year:02d}{n:05d}"
     assert validate(code) == code
     assert validate(f"{prefix}-{registrant.lower()}-{year:02d}-{n:05d}") == code
+
+
+@given(st.text(alphabet=st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789qz- \n\t\u00a0"), max_size=16))
+def test_the_fast_path_agrees_with_stdnum(text: str) -> None:
+    from stdnum import isrc as stdnum_isrc
+
+    assert is_valid(text) == stdnum_isrc.is_valid(normalise(text))
+
+
+@pytest.mark.parametrize("prefix", ["US", "GB", "QZ", "QM", "ZZ", "CP", "DG", "XX", "AA", "QQ"])
+def test_prefixes_are_accepted_exactly_when_stdnum_accepts_them(prefix: str) -> None:
+    from stdnum import isrc as stdnum_isrc
+
+    assert is_valid(f"{prefix}ABC2400001") == stdnum_isrc.is_valid(f"{prefix}ABC2400001")
