@@ -8,6 +8,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,28 +36,37 @@ class Run:
     stderr: bytes = b""
 
 
-def run_process(cmd: Sequence[str], *, env: dict[str, str] | None = None, stdin: bytes | None = None,
-                capture: bool = False, cwd: Path | None = None) -> Run:
-    """Run ``cmd`` and measure its wall time and its own peak resident memory (``wait4``'s ru_maxrss)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        list(cmd), env={**os.environ, **(env or {})}, cwd=cwd,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-        stderr=subprocess.PIPE if capture else subprocess.DEVNULL,
-    )
-    out, err = proc.communicate(stdin)
-    _, status, usage = os.wait4(proc.pid, 0) if proc.returncode is None else (0, proc.returncode, None)
-    elapsed = time.perf_counter() - started
-    rss_kb = usage.ru_maxrss if usage is not None else 0
-    return Run(elapsed, rss_kb / 1024, proc.returncode if proc.returncode is not None else status, out or b"",
-               err or b"")
+def run_process(
+    cmd: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
+    capture: bool = False,
+    cwd: Path | None = None,
+) -> Run:
+    """Run ``cmd`` and measure its wall time and its own peak resident memory (``wait4``'s ru_maxrss).
 
-
-def wait_rusage(proc: subprocess.Popen[bytes]) -> float:
-    """Peak memory in MB of a finished-or-finishing child, via ``wait4``."""
-    _, _, usage = os.wait4(proc.pid, 0)
-    return usage.ru_maxrss / 1024
+    Output goes to temporary files rather than pipes, so the child is reaped by ``wait4`` itself.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as inp:
+        if stdin is not None:
+            inp.write(stdin)
+            inp.seek(0)
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            list(cmd),
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            stdin=inp if stdin is not None else subprocess.DEVNULL,
+            stdout=out if capture else subprocess.DEVNULL,
+            stderr=err if capture else subprocess.DEVNULL,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Run(elapsed, usage.ru_maxrss / 1024, proc.returncode, out.read(), err.read())
 
 
 @dataclass
@@ -75,11 +85,16 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "value": self.value, "unit": self.unit,
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
             "min": min(self.samples) if self.samples else self.value,
             "max": max(self.samples) if self.samples else self.value,
-            "baseline": self.baseline, "baseline_name": self.baseline_name, "target": self.target,
-            "passed": self.passed, "note": self.note,
+            "baseline": self.baseline,
+            "baseline_name": self.baseline_name,
+            "target": self.target,
+            "passed": self.passed,
+            "note": self.note,
         }
 
 
@@ -121,8 +136,9 @@ def synthetic_codes(count: int, start: int = 1) -> list[str]:
     return [f"QZSYN{n:07d}" for n in range(start, start + count)]
 
 
-def build_cache(path: Path, count: int, *, fetched_at: str = "2026-11-27T00:00:00Z",
-                expires_at: str = "2099-01-01T00:00:00Z") -> None:
+def build_cache(
+    path: Path, count: int, *, fetched_at: str = "2026-11-27T00:00:00Z", expires_at: str = "2099-01-01T00:00:00Z"
+) -> None:
     """A cache of ``count`` found ISRCs (one match each, realistic track JSON), written in bulk by SQLite itself.
 
     The schema is made by isrcdb (``db.connect`` migrates); rows are generated with a recursive CTE, so a million
@@ -135,24 +151,38 @@ def build_cache(path: Path, count: int, *, fetched_at: str = "2026-11-27T00:00:0
     conn.execute("PRAGMA synchronous=OFF")
     series = f"WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count}) "
     with conn:
-        conn.execute(series + "INSERT OR IGNORE INTO artists (id, name, spotify_url) SELECT 'ar' || (n % 5000), "
-                     "'Artist ' || (n % 5000), 'https://open.spotify.com/artist/ar' || (n % 5000) FROM s WHERE n <= 5000")
-        conn.execute(series + "INSERT INTO albums (id, name, album_type, release_date, release_date_precision, "
-                     "total_tracks, spotify_url) SELECT 'al' || n, 'Album ' || n, CASE WHEN n % 3 = 0 THEN 'single' "
-                     "ELSE 'album' END, printf('%04d-%02d-%02d', 1990 + n % 35, 1 + n % 12, 1 + n % 28), 'day', "
-                     "1 + n % 14, 'https://open.spotify.com/album/al' || n FROM s")
-        conn.execute(series + "INSERT INTO album_artists (album_id, position, artist_id) SELECT 'al' || n, 0, "
-                     "'ar' || (n % 5000) FROM s")
-        conn.execute(series + "INSERT INTO tracks (id, isrc, name, album_id, disc_number, track_number, duration_ms, "
-                     "explicit, spotify_url, raw_json, fetched_at) SELECT 'tr' || n, 'QZSYN' || printf('%07d', n), "
-                     "'Song ' || n, 'al' || n, 1, 1 + n % 14, 120000 + n % 180000, n % 7 = 0, "
-                     f"'https://open.spotify.com/track/tr' || n, {TRACK_JSON}, '{fetched_at}' FROM s")
-        conn.execute(series + "INSERT INTO track_artists (track_id, position, artist_id) SELECT 'tr' || n, 0, "
-                     "'ar' || (n % 5000) FROM s")
-        conn.execute(series + "INSERT INTO isrcs (isrc, status, first_seen_at, fetched_at, expires_at, match_count, "
-                     f"canonical_track_id) SELECT 'QZSYN' || printf('%07d', n), 'found', '{fetched_at}', "
-                     f"'{fetched_at}', '{expires_at}', 1, 'tr' || n FROM s")
-        conn.execute(series + "INSERT INTO isrc_matches (isrc, track_id, rank) SELECT 'QZSYN' || printf('%07d', n), "
-                     "'tr' || n, 0 FROM s")
+        conn.execute(
+            series + "INSERT OR IGNORE INTO artists (id, name, spotify_url) SELECT 'ar' || (n % 5000), "
+            "'Artist ' || (n % 5000), 'https://open.spotify.com/artist/ar' || (n % 5000) FROM s WHERE n <= 5000"
+        )
+        conn.execute(
+            series + "INSERT INTO albums (id, name, album_type, release_date, release_date_precision, "
+            "total_tracks, spotify_url) SELECT 'al' || n, 'Album ' || n, CASE WHEN n % 3 = 0 THEN 'single' "
+            "ELSE 'album' END, printf('%04d-%02d-%02d', 1990 + n % 35, 1 + n % 12, 1 + n % 28), 'day', "
+            "1 + n % 14, 'https://open.spotify.com/album/al' || n FROM s"
+        )
+        conn.execute(
+            series + "INSERT INTO album_artists (album_id, position, artist_id) SELECT 'al' || n, 0, "
+            "'ar' || (n % 5000) FROM s"
+        )
+        conn.execute(
+            series + "INSERT INTO tracks (id, isrc, name, album_id, disc_number, track_number, duration_ms, "
+            "explicit, spotify_url, raw_json, fetched_at) SELECT 'tr' || n, 'QZSYN' || printf('%07d', n), "
+            "'Song ' || n, 'al' || n, 1, 1 + n % 14, 120000 + n % 180000, n % 7 = 0, "
+            f"'https://open.spotify.com/track/tr' || n, {TRACK_JSON}, '{fetched_at}' FROM s"
+        )
+        conn.execute(
+            series + "INSERT INTO track_artists (track_id, position, artist_id) SELECT 'tr' || n, 0, "
+            "'ar' || (n % 5000) FROM s"
+        )
+        conn.execute(
+            series + "INSERT INTO isrcs (isrc, status, first_seen_at, fetched_at, expires_at, match_count, "
+            f"canonical_track_id) SELECT 'QZSYN' || printf('%07d', n), 'found', '{fetched_at}', "
+            f"'{fetched_at}', '{expires_at}', 1, 'tr' || n FROM s"
+        )
+        conn.execute(
+            series + "INSERT INTO isrc_matches (isrc, track_id, rank) SELECT 'QZSYN' || printf('%07d', n), "
+            "'tr' || n, 0 FROM s"
+        )
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
