@@ -108,27 +108,30 @@ def repeat(times: int, func: Callable[[], float]) -> list[float]:
 
 # --- synthetic caches ------------------------------------------------------------------------------------------
 
-TRACK_JSON = """json_object(
+_ARTIST = """json_object('external_urls', json_object('spotify', 'https://open.spotify.com/artist/ar' || n % 5000),
+      'href', 'https://api.spotify.com/v1/artists/ar' || n % 5000, 'id', 'ar' || n % 5000,
+      'name', 'Artist ' || n % 5000, 'type', 'artist', 'uri', 'spotify:artist:ar' || n % 5000)"""
+_IMAGE = (
+    "json_object('height', {size}, 'url', 'https://i.scdn.co/image/ab67616d{kind}' || printf('%024x', n), "
+    "'width', {size})"
+)
+TRACK_JSON = f"""json_object(
   'album', json_object('album_type', CASE WHEN n % 3 = 0 THEN 'single' ELSE 'album' END,
-    'artists', json_array(json_object('external_urls', json_object('spotify', 'https://open.spotify.com/artist/ar' || n % 5000),
-      'href', 'https://api.spotify.com/v1/artists/ar' || n % 5000, 'id', 'ar' || n % 5000, 'name', 'Artist ' || n % 5000,
-      'type', 'artist', 'uri', 'spotify:artist:ar' || n % 5000)),
+    'artists', json_array({_ARTIST}),
     'external_urls', json_object('spotify', 'https://open.spotify.com/album/al' || n),
     'href', 'https://api.spotify.com/v1/albums/al' || n, 'id', 'al' || n,
-    'images', json_array(
-      json_object('height', 640, 'url', 'https://i.scdn.co/image/ab67616d0000b273' || printf('%024x', n), 'width', 640),
-      json_object('height', 300, 'url', 'https://i.scdn.co/image/ab67616d00001e02' || printf('%024x', n), 'width', 300),
-      json_object('height', 64, 'url', 'https://i.scdn.co/image/ab67616d00004851' || printf('%024x', n), 'width', 64)),
+    'images', json_array({_IMAGE.format(size=640, kind="0000b273")}, {_IMAGE.format(size=300, kind="00001e02")},
+      {_IMAGE.format(size=64, kind="00004851")}),
     'name', 'Album ' || n, 'release_date', printf('%04d-%02d-%02d', 1990 + n % 35, 1 + n % 12, 1 + n % 28),
     'release_date_precision', 'day', 'total_tracks', 1 + n % 14, 'type', 'album', 'uri', 'spotify:album:al' || n),
-  'artists', json_array(json_object('external_urls', json_object('spotify', 'https://open.spotify.com/artist/ar' || n % 5000),
-      'href', 'https://api.spotify.com/v1/artists/ar' || n % 5000, 'id', 'ar' || n % 5000, 'name', 'Artist ' || n % 5000,
-      'type', 'artist', 'uri', 'spotify:artist:ar' || n % 5000)),
-  'disc_number', 1, 'duration_ms', 120000 + n % 180000, 'explicit', json(CASE WHEN n % 7 = 0 THEN 'true' ELSE 'false' END),
+  'artists', json_array({_ARTIST}),
+  'disc_number', 1, 'duration_ms', 120000 + n % 180000,
+  'explicit', json(CASE WHEN n % 7 = 0 THEN 'true' ELSE 'false' END),
   'external_ids', json_object('isrc', 'QZSYN' || printf('%07d', n)),
   'external_urls', json_object('spotify', 'https://open.spotify.com/track/tr' || n),
   'href', 'https://api.spotify.com/v1/tracks/tr' || n, 'id', 'tr' || n, 'is_local', json('false'),
-  'name', 'Song ' || n, 'preview_url', NULL, 'track_number', 1 + n % 14, 'type', 'track', 'uri', 'spotify:track:tr' || n)"""
+  'name', 'Song ' || n, 'preview_url', NULL, 'track_number', 1 + n % 14, 'type', 'track',
+  'uri', 'spotify:track:tr' || n)"""
 
 
 def synthetic_codes(count: int, start: int = 1) -> list[str]:
