@@ -1,1 +1,166 @@
-"""Placeholder: commands are added here."""
+"""``isrcdb query``, ``isrcdb export`` and ``isrcdb stats``: the database as a product surface.
+
+The SQL lives in :mod:`isrcdb.query`, :mod:`isrcdb.export` and :mod:`isrcdb.stats`; these commands parse their
+arguments, call one of them and render the rows.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperCommand
+
+from isrcdb.cli.common import DbOption, FormatOption, app, cli_errors, err, settings
+from isrcdb.errors import UsageError
+from isrcdb.export import ExportFormat
+from isrcdb.output import Format, write_rows
+
+
+class PairOptionCommand(TyperCommand):
+    """A command whose ``--param`` option takes two values each time (``-p NAME VALUE``).
+
+    Typer cannot declare a repeated option of pairs (``list[tuple[str, str]]``), so the option is declared as a
+    repeated string and given its second value here, on the underlying Click option.
+    """
+
+    PAIR_OPTIONS = frozenset({"params"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.name in self.PAIR_OPTIONS:
+                param.nargs = 2
+
+
+def name_value_pairs(values: Sequence[Any] | None) -> list[tuple[str, str]]:
+    """The ``-p NAME VALUE`` pairs as collected by :class:`PairOptionCommand` (one 2-tuple per ``-p``)."""
+    return [(str(name), str(value)) for name, value in values or ()]
+
+
+@app.command(cls=PairOptionCommand)
+@cli_errors
+def query(
+    sql: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="SQL|-",
+            help="One SQL statement, or - to read it from standard input; with --saved, a saved query's name.",
+            show_default=False,
+        ),
+    ] = None,
+    *,
+    params: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            metavar="NAME VALUE",
+            help="Bind the parameter :NAME to VALUE, as data (repeat for more). A whole number such as 42 binds "
+            "as an INTEGER, anything else as TEXT.",
+            show_default=False,
+        ),
+    ] = None,
+    saved: Annotated[
+        bool, typer.Option("--saved", help="Run the saved query named by the argument; alone, list saved queries.")
+    ] = False,
+    list_saved: Annotated[bool, typer.Option("--list", help="List the saved queries and their parameters.")] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0,
+            help="Stop the query after this many seconds inside SQLite (default 5); 0: no limit.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: FormatOption = Format.table,
+    db: DbOption = None,
+) -> None:
+    """Run one read-only SQL statement against the cache (the views lookups and matches, or any table).
+
+    Writes of every kind (INSERT, UPDATE, DELETE, DROP, ATTACH, VACUUM, setting a PRAGMA) are refused.
+
+    Saved queries (--saved NAME): stale, not_found, ambiguous, changed (-p since 7d), pending, errors.
+
+    Example: isrcdb query "SELECT isrc, name FROM lookups WHERE status = :status" -p status not_found
+    """
+    from isrcdb import query as queries
+
+    pairs = queries.parse_params(name_value_pairs(params))
+    limit = queries.DEFAULT_TIMEOUT if timeout is None else timeout
+    if list_saved or (saved and sql is None):
+        rows = [saved_query.to_dict() for saved_query in queries.SAVED_QUERIES]
+        columns = ["name", "parameters", "description"] if fmt is Format.table else None
+        write_rows(rows, fmt, sys.stdout, columns)
+        return
+    if sql is None:
+        raise UsageError("give one SQL statement (or - to read it from standard input), or --saved NAME, or --list")
+    path = settings(db).database
+    with queries.open_readonly(path) as conn:
+        if saved:
+            result = queries.run_saved(conn, sql, pairs, timeout=limit)
+        else:
+            text = sys.stdin.read() if sql == "-" else sql
+            result = queries.run(conn, text, pairs, timeout=limit)
+        write_rows(result.rows, fmt, sys.stdout, result.columns)
+
+
+@app.command()
+@cli_errors
+def export(
+    *,
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)
+    ] = ExportFormat.csv,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write to FILE, atomically (it appears only once complete); default: standard output.",
+            show_default=False,
+        ),
+    ] = None,
+    all_matches: Annotated[
+        bool, typer.Option("--all-matches", help="Include every Spotify track each code matched, not only the first.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Export the whole cache (one row per ISRC, the lookups view), streamed in bounded memory.
+
+    Example: isrcdb export --format jsonl --all-matches --output cache.jsonl
+    """
+    from isrcdb.export import export as run_export
+
+    target = None if output in (None, "-") else Path(str(output))
+    summary = run_export(settings(db).database, target, fmt, all_matches=all_matches)
+    if summary.path is not None:
+        err(f"Exported {summary.rows} row{'s' if summary.rows != 1 else ''} to {summary.path}")
+
+
+@app.command()
+@cli_errors
+def stats(*, fmt: FormatOption = Format.table, db: DbOption = None) -> None:
+    """Show what the cache holds and what it saved: codes by status, fresh and stale, requests, rate limits, size.
+
+    Example: isrcdb stats --format json
+    """
+    import json
+
+    from isrcdb.stats import display_rows
+    from isrcdb.stats import stats as collect
+
+    result = collect(settings(db).database)
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    elif fmt is Format.jsonl:
+        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+    elif fmt is Format.table:
+        write_rows(display_rows(result), fmt, sys.stdout)
+    else:
+        write_rows(result.rows(), fmt, sys.stdout)

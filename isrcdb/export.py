@@ -1,0 +1,223 @@
+"""The whole cache as CSV, TSV, JSON or JSON lines, streamed in bounded memory, written atomically to a file.
+
+Rows come from the public views (``lookups``, and ``matches`` with ``all_matches``), read in one read transaction
+so that the export is one consistent snapshot even while another isrcdb writes. Unlike ``isrcdb query``, the
+export knows its columns, so ``stale`` and ``explicit`` are written as booleans (``true``/``false``) and
+``artists`` as a list (in CSV/TSV: names joined with ``"; "``).
+
+With ``all_matches``, JSON and JSON lines give each code a ``matches`` list (every Spotify track it matched,
+canonical first), as ``isrcdb lookup --all-matches`` does; CSV and TSV give one row per code and match, with the
+match's columns prefixed ``match_`` (a code without matches keeps one row, its match columns empty).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TextIO
+
+from isrcdb.errors import UsageError
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    tsv = "tsv"
+    json = "json"
+    jsonl = "jsonl"
+
+
+LOOKUP_COLUMNS = (
+    "isrc",
+    "status",
+    "first_seen_at",
+    "fetched_at",
+    "expires_at",
+    "stale",
+    "match_count",
+    "spotify_id",
+    "name",
+    "artists",
+    "album",
+    "album_type",
+    "release_date",
+    "duration_ms",
+    "explicit",
+    "spotify_url",
+    "changed_at",
+    "last_error",
+)
+"""The columns of an export: every column of the ``lookups`` view, in its order."""
+
+MATCH_COLUMNS = (
+    "spotify_id",
+    "name",
+    "artists",
+    "album",
+    "album_type",
+    "release_date",
+    "duration_ms",
+    "explicit",
+    "spotify_url",
+)
+"""The fields of each match (from the ``matches`` view), canonical first."""
+
+FLAT_MATCH_COLUMNS = ("match_rank", *(f"match_{column}" for column in MATCH_COLUMNS))
+"""The extra columns of a CSV/TSV export with all matches."""
+
+BOOLEAN_COLUMNS = frozenset({"stale", "explicit"})
+
+_LOOKUPS_SQL = f"SELECT {', '.join(LOOKUP_COLUMNS)} FROM lookups ORDER BY isrc"
+_MATCHES_SQL = f"SELECT isrc, rank, {', '.join(MATCH_COLUMNS)} FROM matches ORDER BY isrc, rank"
+
+
+def iter_lookups(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """One dict per stored code (the ``lookups`` view), ordered by ISRC."""
+    from isrcdb.query import row_converter  # imported here: the CLI imports this module for every command
+
+    convert = row_converter(LOOKUP_COLUMNS, booleans=BOOLEAN_COLUMNS, blobs=False)
+    for row in conn.execute(_LOOKUPS_SQL):
+        record = convert(row)
+        if record["spotify_id"] is None:
+            # The view's artists is '[]' for a code without a canonical match; as in lookup's JSON, say null.
+            record["artists"] = None
+        yield record
+
+
+def iter_lookups_with_matches(conn: sqlite3.Connection) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Each stored code with its matches (rank order), by merging two ISRC-ordered scans of the views."""
+    from isrcdb.query import row_converter
+
+    convert = row_converter(("rank", *MATCH_COLUMNS), booleans=BOOLEAN_COLUMNS, blobs=False)
+    matches = conn.execute(_MATCHES_SQL)
+    pending = matches.fetchone()
+    for record in iter_lookups(conn):
+        isrc = record["isrc"]
+        # Python orders str by code point, as SQLite's BINARY collation orders UTF-8: the two scans stay in step.
+        while pending is not None and pending[0] < isrc:  # a match without its code: not possible, but harmless
+            pending = matches.fetchone()
+        found: list[dict[str, Any]] = []
+        while pending is not None and pending[0] == isrc:
+            found.append(convert(pending[1:]))
+            pending = matches.fetchone()
+        yield record, found
+
+
+def nested_rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """One row per code with a ``matches`` list (JSON shapes)."""
+    for record, found in iter_lookups_with_matches(conn):
+        for match in found:
+            del match["rank"]
+        yield {**record, "matches": found}
+
+
+def flat_rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """One row per code and match, match columns prefixed ``match_`` (CSV/TSV shape)."""
+    empty = dict.fromkeys(FLAT_MATCH_COLUMNS)
+    for record, found in iter_lookups_with_matches(conn):
+        if not found:
+            yield {**record, **empty}
+        for match in found:
+            yield {**record, **{f"match_{key}": value for key, value in match.items()}}
+
+
+def columns(fmt: ExportFormat, *, all_matches: bool) -> list[str]:
+    """The columns (CSV/TSV header) of an export."""
+    if all_matches and fmt in (ExportFormat.csv, ExportFormat.tsv):
+        return [*LOOKUP_COLUMNS, *FLAT_MATCH_COLUMNS]
+    return [*LOOKUP_COLUMNS, "matches"] if all_matches else list(LOOKUP_COLUMNS)
+
+
+@dataclass
+class Summary:
+    """What an export wrote."""
+
+    rows: int = 0
+    path: Path | None = None
+
+
+def _counted(rows: Iterable[dict[str, Any]], summary: Summary) -> Iterator[dict[str, Any]]:
+    for row in rows:
+        summary.rows += 1
+        yield row
+
+
+def write_export(
+    conn: sqlite3.Connection, stream: TextIO, fmt: ExportFormat = ExportFormat.csv, *, all_matches: bool = False
+) -> Summary:
+    """Write the whole cache to ``stream``, in one read transaction; returns how many rows were written."""
+    from isrcdb.output import Format, write_rows
+
+    summary = Summary()
+    conn.execute("BEGIN")  # one snapshot for both scans, even while another process writes
+    try:
+        if not all_matches:
+            rows: Iterator[dict[str, Any]] = iter_lookups(conn)
+        elif fmt in (ExportFormat.csv, ExportFormat.tsv):
+            rows = flat_rows(conn)
+        else:
+            rows = nested_rows(conn)
+        write_rows(_counted(rows, summary), Format(fmt.value), stream, columns(fmt, all_matches=all_matches))
+    finally:
+        with contextlib.suppress(sqlite3.Error):  # ends the read transaction; never hides the error being raised
+            conn.execute("COMMIT")
+    return summary
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[TextIO]:
+    """A text file that appears at ``path`` only once complete: written to a temporary file beside it, then
+    renamed over ``path``. On any failure (or interruption) the temporary file is removed and ``path`` untouched.
+    """
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; give a file name with --output")
+    directory = path.parent
+    temporary = directory / f".{path.name}.{os.urandom(6).hex()}.tmp"
+    try:
+        # 0o666 and the umask: the file gets the permissions any new file would, unlike mkstemp's 0o600.
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def export(
+    database: Path,
+    output: Path | None,
+    fmt: ExportFormat = ExportFormat.csv,
+    *,
+    all_matches: bool = False,
+    stdout: TextIO | None = None,
+) -> Summary:
+    """Export ``database`` (opened read-only) to ``output`` atomically, or to ``stdout`` when ``output`` is None."""
+    import sys
+
+    from isrcdb.db import connect_readonly
+
+    conn = connect_readonly(database)
+    try:
+        if output is None:
+            return write_export(conn, stdout or sys.stdout, fmt, all_matches=all_matches)
+        with atomic_file(output) as handle:
+            summary = write_export(conn, handle, fmt, all_matches=all_matches)
+        summary.path = output
+        return summary
+    except sqlite3.Error as exc:
+        from isrcdb.db import database_error
+
+        raise database_error(exc, database) from None
+    finally:
+        conn.close()

@@ -1,0 +1,251 @@
+"""``isrcdb export``: the whole cache in csv/tsv/json/jsonl, with or without every match, written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.bench_export import build_cache
+from isrcdb import export
+from isrcdb.export import LOOKUP_COLUMNS, ExportFormat, atomic_file
+from isrcdb.testing.spotify import SpotifyReplica
+from tests.conftest import CLEARED, Cli
+
+FEW, MANY, NONE, SYNTH = "USRC17607839", "FRZ039800212", "GBAAA0000001", "QZSYN2400001"
+ORDER = [MANY, NONE, SYNTH, FEW]  # by ISRC
+HEADER = ",".join(LOOKUP_COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache filled once per module by real lookups against the replica."""
+    root = tmp_path_factory.mktemp("filled")
+    database = root / "isrcdb.sqlite3"
+    with pytest.MonkeyPatch.context() as env, SpotifyReplica() as replica:
+        for name in CLEARED:
+            env.delenv(name, raising=False)
+        env.setenv("XDG_CACHE_HOME", str(root / "xdg-cache"))
+        env.setenv("ISRCDB_DATABASE", str(database))
+        for name, value in replica.env().items():
+            env.setenv(name, value)
+        env.chdir(root)
+        result = Cli()("lookup", FEW, MANY, NONE, SYNTH, "--format", "json")
+    assert result.exit_code == 1, result.stderr  # NONE is not found
+    return database
+
+
+@pytest.fixture
+def cache(template: Path, db_path: Path) -> Path:
+    """A private copy of the filled cache, at the test's ISRCDB_DATABASE."""
+    with contextlib.closing(sqlite3.connect(template)) as src, contextlib.closing(sqlite3.connect(db_path)) as dst:
+        src.backup(dst)
+    return db_path
+
+
+def files(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir() if not path.name.startswith("isrcdb.sqlite3"))
+
+
+# --- formats -------------------------------------------------------------------------------------------------------
+
+
+def test_csv_has_the_lookups_columns_and_one_row_per_code(cli: Cli, cache: Path) -> None:
+    result = cli("export")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert (result.exit_code, result.stdout.splitlines()[0], result.stderr) == (0, HEADER, "")
+    assert [row["isrc"] for row in rows] == ORDER
+    assert {key: rows[1][key] for key in ("status", "stale", "match_count", "spotify_id", "artists", "explicit")} == {
+        "status": "not_found",
+        "stale": "false",
+        "match_count": "0",
+        "spotify_id": "",
+        "artists": "",
+        "explicit": "",
+    }
+    assert (rows[3]["artists"], rows[3]["explicit"]) == ("The Velvet Harbour; Mara Lindqvist", "false")
+
+
+def test_tsv_is_csv_with_tabs(cli: Cli, cache: Path) -> None:
+    tsv = cli("export", "--format", "tsv").stdout
+    assert tsv.replace("\t", ",") == cli("export").stdout.replace("\t", ",")
+    assert tsv.splitlines()[0] == "\t".join(LOOKUP_COLUMNS)
+
+
+def test_json_keeps_numbers_booleans_and_artists_lists(cli: Cli, cache: Path) -> None:
+    rows = cli.json("export")
+    assert [list(row) for row in rows] == [list(LOOKUP_COLUMNS)] * 4
+    few, none = rows[3], rows[1]
+    assert {key: few[key] for key in ("match_count", "duration_ms", "stale", "explicit", "artists")} == {
+        "match_count": 3,
+        "duration_ms": 214306,
+        "stale": False,
+        "explicit": False,
+        "artists": ["The Velvet Harbour", "Mara Lindqvist"],
+    }
+    assert [type(few[key]) for key in ("match_count", "stale", "explicit", "artists")] == [int, bool, bool, list]
+    assert {key: none[key] for key in ("status", "artists", "explicit", "spotify_id")} == {
+        "status": "not_found",
+        "artists": None,
+        "explicit": None,
+        "spotify_id": None,
+    }
+
+
+def test_jsonl_has_the_same_rows_as_json_one_per_line(cli: Cli, cache: Path) -> None:
+    lines = cli("export", "--format", "jsonl").stdout.splitlines()
+    assert [json.loads(line) for line in lines] == cli.json("export")
+
+
+def test_export_agrees_with_lookup(cli: Cli, cache: Path) -> None:
+    exported = {row["isrc"]: row for row in cli.json("export")}
+    looked_up = cli.json("lookup", FEW, MANY, NONE, SYNTH, "--offline", code=1)
+    for answer in looked_up:
+        row = exported[answer["isrc"]]
+        assert {key: row[key] for key in answer if key in row} == {key: answer[key] for key in answer if key in row}
+
+
+# --- all matches ---------------------------------------------------------------------------------------------------
+
+
+def test_json_with_all_matches_nests_every_match_canonical_first(cli: Cli, cache: Path) -> None:
+    rows = cli.json("export", "--all-matches")
+    assert [(row["isrc"], len(row["matches"])) for row in rows] == [(MANY, 13), (NONE, 0), (SYNTH, 1), (FEW, 3)]
+    for row in rows:
+        assert len(row["matches"]) == row["match_count"]
+        if row["matches"]:
+            assert row["matches"][0]["spotify_id"] == row["spotify_id"]
+            assert list(row["matches"][0]) == list(export.MATCH_COLUMNS)
+    few_lookup = cli.json("lookup", FEW, "--all-matches", "--offline")[0]
+    assert rows[3]["matches"] == few_lookup["matches"]
+
+
+def test_csv_with_all_matches_has_a_row_per_match_and_one_for_a_code_without(cli: Cli, cache: Path) -> None:
+    result = cli("export", "--all-matches", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert result.stdout.splitlines()[0] == ",".join([*LOOKUP_COLUMNS, *export.FLAT_MATCH_COLUMNS])
+    assert [(row["isrc"], row["match_rank"]) for row in rows if row["isrc"] != MANY] == [
+        (NONE, ""),
+        (SYNTH, "0"),
+        (FEW, "0"),
+        (FEW, "1"),
+        (FEW, "2"),
+    ]
+    assert [row["match_rank"] for row in rows if row["isrc"] == MANY] == [str(rank) for rank in range(13)]
+    assert all(row["match_spotify_id"] == row["spotify_id"] for row in rows if row["match_rank"] == "0")
+
+
+# --- output files --------------------------------------------------------------------------------------------------
+
+
+def test_output_writes_a_file_and_says_so_on_stderr(cli: Cli, cache: Path, workdir: Path) -> None:
+    before = files(workdir)
+    result = cli("export", "--format", "jsonl", "--output", "cache.jsonl")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "Exported 4 rows to cache.jsonl\n")
+    assert (workdir / "cache.jsonl").read_text(encoding="utf-8") == cli("export", "--format", "jsonl").stdout
+    assert files(workdir) == sorted([*before, "cache.jsonl"])  # and no temporary file left
+
+
+def test_output_dash_is_standard_output(cli: Cli, cache: Path) -> None:
+    assert cli("export", "--output", "-").stdout == cli("export").stdout
+
+
+@contextlib.contextmanager
+def failing_after(count: int) -> Iterator[None]:
+    """Make the export fail with an SQLite error after ``count`` rows."""
+    real = export.iter_lookups
+
+    def rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+        for number, row in enumerate(real(conn)):
+            if number == count:
+                raise sqlite3.OperationalError("disk I/O error")
+            yield row
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(export, "iter_lookups", rows)
+        yield
+
+
+def test_a_failed_export_leaves_no_file_behind(cli: Cli, cache: Path, workdir: Path) -> None:
+    before = files(workdir)
+    with failing_after(2):
+        result = cli("export", "--output", "cache.csv")
+    assert (result.exit_code, result.stdout) == (4, "")
+    assert result.stderr == f"Error: database error in {cache}: disk I/O error\n"
+    assert files(workdir) == before
+
+
+def test_a_failed_export_keeps_the_previous_file(cli: Cli, cache: Path, workdir: Path) -> None:
+    (workdir / "cache.csv").write_text("the previous export\n", encoding="utf-8")
+    with failing_after(1):
+        assert cli("export", "--output", "cache.csv").exit_code == 4
+    assert (workdir / "cache.csv").read_text(encoding="utf-8") == "the previous export\n"
+    assert cli("export", "--output", "cache.csv").exit_code == 0
+    assert (workdir / "cache.csv").read_text(encoding="utf-8").startswith(HEADER)
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError, ValueError])
+def test_atomic_file_removes_its_temporary_file_on_any_failure(tmp_path: Path, failure: type[BaseException]) -> None:
+    with pytest.raises(failure), atomic_file(tmp_path / "out.csv") as handle:
+        handle.write("half")
+        raise failure()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_file_appears_only_when_complete(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    with atomic_file(target) as handle:
+        handle.write("a,b\n")
+        assert not target.exists()
+        assert len(list(tmp_path.iterdir())) == 1
+    assert (target.read_text(encoding="utf-8"), [path.name for path in tmp_path.iterdir()]) == ("a,b\n", ["out.csv"])
+
+
+@pytest.mark.parametrize(
+    ("output", "code", "message"),
+    [
+        ("missing-dir/out.csv", 2, "cannot write missing-dir/out.csv: No such file or directory"),
+        (".", 2, ". is a directory; give a file name with --output"),
+    ],
+)
+def test_output_mistakes_are_usage_errors(cli: Cli, cache: Path, output: str, code: int, message: str) -> None:
+    result = cli("export", "--output", output)
+    assert (result.exit_code, result.stdout, result.stderr) == (code, "", f"Error: {message}\n")
+
+
+def test_exporting_without_a_database_is_an_error(cli: Cli, workdir: Path) -> None:
+    result = cli("export", "--db", "missing.sqlite3")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        4,
+        "",
+        "Error: there is no database at missing.sqlite3\n",
+    )
+
+
+def test_an_empty_cache_exports_a_header_or_an_empty_array(cli: Cli, workdir: Path) -> None:
+    assert cli("db", "upgrade").exit_code == 0
+    assert (cli("export").stdout, cli("export", "--format", "json").stdout) == (HEADER + "\n", "[]\n")
+
+
+# --- a large synthetic cache ---------------------------------------------------------------------------------------
+
+
+def test_a_synthetic_cache_exports_every_code_and_match(tmp_path: Path) -> None:
+    database = tmp_path / "synthetic.sqlite3"
+    build_cache(database, 2000)
+    stream = io.StringIO()
+    conn = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+    with contextlib.closing(conn):
+        summary = export.write_export(conn, stream, ExportFormat.jsonl, all_matches=True)
+    rows = [json.loads(line) for line in stream.getvalue().splitlines()]
+    statuses = {status: sum(row["status"] == status for row in rows) for status in ("found", "not_found", "pending")}
+    assert (summary.rows, statuses) == (2000, {"found": 1600, "not_found": 300, "pending": 100})
+    assert sum(len(row["matches"]) for row in rows) == sum(row["match_count"] for row in rows) == 1600 + 2 * 200
+    assert all(row["matches"][0]["spotify_id"] == row["spotify_id"] for row in rows if row["matches"])

@@ -1,0 +1,178 @@
+"""``isrcdb stats``: codes by status, freshness, requests saved and made, rate limits, size."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from isrcdb import db, migrate, store
+from isrcdb.stats import DESCRIPTIONS, collect, human_bytes, size_on_disk
+from isrcdb.testing.spotify import SpotifyReplica
+from tests.conftest import CLEARED, Cli
+
+FEW, MANY, NONE, SYNTH = "USRC17607839", "FRZ039800212", "GBAAA0000001", "QZSYN2400001"
+PENDING, FAILED = "QZSYN2400002", "QZSYN2400003"
+FETCHED = "2026-06-01T00:00:00Z"  # stands in for "now" in the template, so that every figure is exact
+
+
+def at(text: str) -> Callable[[], datetime]:
+    """A clock stopped at ``text``."""
+    return lambda: datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """A cache after real lookups (two of them repeated: two cache hits), a pending and a failed code; and how many
+    searches the replica received."""
+    root = tmp_path_factory.mktemp("filled")
+    database = root / "isrcdb.sqlite3"
+    with pytest.MonkeyPatch.context() as env, SpotifyReplica() as replica:
+        for name in CLEARED:
+            env.delenv(name, raising=False)
+        env.setenv("XDG_CACHE_HOME", str(root / "xdg-cache"))
+        env.setenv("ISRCDB_DATABASE", str(database))
+        for name, value in replica.env().items():
+            env.setenv(name, value)
+        env.chdir(root)
+        cli = Cli()
+        assert cli("lookup", FEW, MANY, NONE, SYNTH).exit_code == 1  # NONE is not found
+        assert cli("lookup", FEW, MANY).exit_code == 0  # from the cache
+        searches = sum(replica.search_count(code) for code in (FEW, MANY, NONE, SYNTH))
+    with contextlib.closing(db.connect(database)) as conn:
+        store.save_error(conn, FAILED, "Spotify answered 503", at("2026-06-01T00:00:05Z")())
+        conn.execute("INSERT INTO isrcs (isrc, status, first_seen_at) VALUES (?, 'pending', ?)", (PENDING, FETCHED))
+        # Pin the lookups' timestamps, so that freshness and the oldest fetch are exact.
+        conn.execute(
+            "UPDATE isrcs SET fetched_at = ?, expires_at = CASE status WHEN 'found' THEN '2026-07-01T00:00:00Z' "
+            "ELSE '2026-06-08T00:00:00Z' END WHERE status != 'pending'",
+            (FETCHED,),
+        )
+        conn.execute("UPDATE isrcs SET fetched_at = '2026-05-01T00:00:00Z' WHERE isrc = ?", (SYNTH,))
+    return database, searches
+
+
+@pytest.fixture
+def cache(filled: tuple[Path, int], db_path: Path) -> Path:
+    """A private copy of the filled cache, at the test's ISRCDB_DATABASE."""
+    with contextlib.closing(sqlite3.connect(filled[0])) as src, contextlib.closing(sqlite3.connect(db_path)) as dst:
+        src.backup(dst)
+    return db_path
+
+
+def statistics(database: Path, now: str) -> dict[str, Any]:
+    with contextlib.closing(db.connect_readonly(database)) as conn:
+        return collect(conn, database, clock=at(now)).to_dict()
+
+
+COUNTS = {"codes": 6, "found": 3, "not_found": 1, "pending": 2, "ambiguous": 2, "errors": 1}
+
+
+@pytest.mark.parametrize(
+    ("now", "fresh", "stale"),
+    [
+        ("2026-06-02T00:00:00Z", 4, 0),  # every answer is fresh
+        ("2026-06-08T00:00:00Z", 3, 1),  # the not-found answer expires first (7 days)...
+        ("2026-07-01T00:00:00Z", 0, 4),  # ...then the found ones (30 days); pending codes are never counted
+    ],
+)
+def test_codes_are_counted_by_status_and_freshness(
+    filled: tuple[Path, int], cache: Path, now: str, fresh: int, stale: int
+) -> None:
+    figures = statistics(cache, now)
+    assert {key: figures[key] for key in [*COUNTS, "fresh", "stale"]} == {**COUNTS, "fresh": fresh, "stale": stale}
+
+
+def test_requests_saved_and_made_are_the_counters(filled: tuple[Path, int], cache: Path) -> None:
+    figures = statistics(cache, "2026-06-02T00:00:00Z")
+    _, searches = filled
+    assert {key: figures[key] for key in ("cache_hits", "spotify_requests", "rate_limited")} == {
+        "cache_hits": 2,
+        "spotify_requests": searches,
+        "rate_limited": 0,
+    }
+    assert (figures["oldest_fetch"], figures["newest_fetch"]) == ("2026-05-01T00:00:00Z", FETCHED)
+
+
+@pytest.mark.parametrize(("now", "in_force"), [("2026-06-01T00:59:59Z", True), ("2026-06-01T01:00:00Z", False)])
+def test_the_last_rate_limit_pause_is_reported(cache: Path, now: str, in_force: bool) -> None:
+    assert statistics(cache, now)["rate_limited_until"] is None
+    with contextlib.closing(db.connect(cache)) as conn:
+        store.set_meta(conn, "rate_limited_until", "2026-06-01T01:00:00Z", at("2026-06-01T00:00:00Z")())
+    figures = statistics(cache, now)
+    assert (figures["rate_limited_until"], figures["rate_limit_in_force"]) == ("2026-06-01T01:00:00Z", in_force)
+
+
+def test_the_size_is_the_database_and_its_log(cache: Path) -> None:
+    figures = statistics(cache, "2026-06-02T00:00:00Z")
+    wal = cache.with_name(cache.name + "-wal")
+    expected = cache.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    assert (figures["database"], figures["database_bytes"], figures["schema"]) == (str(cache), expected, migrate.HEAD)
+    assert size_on_disk(cache.with_name("absent.sqlite3")) == 0
+
+
+def test_an_empty_cache_has_zeros_and_no_dates(cli: Cli, db_path: Path) -> None:
+    assert cli("db", "upgrade").exit_code == 0
+    figures = json.loads(cli("stats", "--format", "json").stdout)
+    assert {key: value for key, value in figures.items() if key not in ("database", "database_bytes", "schema")} == {
+        **dict.fromkeys(["codes", "found", "not_found", "pending", "fresh", "stale", "ambiguous", "errors"], 0),
+        "oldest_fetch": None,
+        "newest_fetch": None,
+        **dict.fromkeys(["cache_hits", "spotify_requests", "rate_limited"], 0),
+        "rate_limited_until": None,
+        "rate_limit_in_force": False,
+    }
+
+
+# --- the command line ----------------------------------------------------------------------------------------------
+
+
+def test_json_is_one_object_of_every_statistic(cli: Cli, cache: Path) -> None:
+    result = cli("stats", "--format", "json")
+    figures = json.loads(result.stdout)
+    assert (result.exit_code, result.stderr, list(figures)) == (0, "", list(DESCRIPTIONS))
+    assert {key: figures[key] for key in COUNTS} == COUNTS
+    assert all(isinstance(figures[key], int) and not isinstance(figures[key], bool) for key in COUNTS)
+    assert isinstance(figures["rate_limit_in_force"], bool)
+    assert json.loads(cli("stats", "--format", "jsonl").stdout) == figures
+
+
+def test_csv_has_a_row_per_statistic(cli: Cli, cache: Path) -> None:
+    rows = list(csv.DictReader(io.StringIO(cli("stats", "--format", "csv").stdout)))
+    assert [row["statistic"] for row in rows] == list(DESCRIPTIONS)
+    assert {row["statistic"]: row["value"] for row in rows}["ambiguous"] == "2"
+    assert list(rows[0]) == ["statistic", "value", "description"]
+
+
+def test_the_table_shows_the_size_for_people(cli: Cli, cache: Path) -> None:
+    result = cli("stats")
+    size = size_on_disk(cache)
+    names = [line.split()[0] for line in result.stdout.splitlines() if line.split() and line.split()[0] in DESCRIPTIONS]
+    assert (result.exit_code, result.stderr, names) == (0, "", list(DESCRIPTIONS))
+    assert f"database_bytes {human_bytes(size)} ({size} bytes)" in " ".join(result.stdout.split())
+    assert "rate_limited_until - " in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (5 * 1024**2, "5.0 MiB"), (3 * 1024**3, "3.0 GiB")],
+)
+def test_sizes_are_written_for_people(size: int, text: str) -> None:
+    assert human_bytes(size) == text
+
+
+def test_stats_without_a_database_is_an_error(cli: Cli, workdir: Path) -> None:
+    result = cli("stats", "--db", "missing.sqlite3")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        4,
+        "",
+        "Error: there is no database at missing.sqlite3\n",
+    )
