@@ -17,6 +17,10 @@ from typing import Any
 
 BIN = Path(sys.executable).parent
 
+# Children run as a user's would: with Python's bytecode cache. (Some sandboxes set PYTHONDONTWRITEBYTECODE, which
+# makes every run of an editable install recompile isrcdb's sources and would measure that instead.)
+CHILD_ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
 
 def isrcdb_command() -> list[str]:
     """The installed ``isrcdb`` console script (not a shell shim), as a user would run it."""

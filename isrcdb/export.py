@@ -17,19 +17,11 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
 from isrcdb.errors import UsageError
-
-
-class ExportFormat(StrEnum):
-    csv = "csv"
-    tsv = "tsv"
-    json = "json"
-    jsonl = "jsonl"
-
+from isrcdb.output import ExportFormat
 
 LOOKUP_COLUMNS = (
     "isrc",

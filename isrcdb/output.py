@@ -18,6 +18,15 @@ class Format(StrEnum):
     tsv = "tsv"
 
 
+class ExportFormat(StrEnum):
+    """The formats of ``isrcdb export`` (no table: an export is for machines)."""
+
+    csv = "csv"
+    tsv = "tsv"
+    json = "json"
+    jsonl = "jsonl"
+
+
 def _cell(value: Any) -> str:
     """A value for a CSV/TSV/table cell: lists joined with '; ', booleans as true/false, None as empty."""
     if value is None:

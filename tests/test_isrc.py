@@ -84,6 +84,14 @@ def test_the_fast_path_agrees_with_stdnum(text: str) -> None:
     assert is_valid(text) == stdnum_isrc.is_valid(normalise(text))
 
 
+def test_the_fast_path_prefixes_are_stdnums() -> None:
+    from stdnum import isrc as stdnum_isrc
+
+    from isrcdb.isrc import PREFIXES
+
+    assert stdnum_isrc._country_codes == PREFIXES
+
+
 @pytest.mark.parametrize("prefix", ["US", "GB", "QZ", "QM", "ZZ", "CP", "DG", "XX", "AA", "QQ"])
 def test_prefixes_are_accepted_exactly_when_stdnum_accepts_them(prefix: str) -> None:
     from stdnum import isrc as stdnum_isrc

@@ -9,7 +9,6 @@ diagnostics on stderr. Library errors become ``Error: ...`` and the exit code do
 from __future__ import annotations
 
 import functools
-import logging
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -75,7 +74,7 @@ def settings(db: str | None = None, **options: Any) -> Any:
     """The resolved settings with command-line overrides."""
     from isrcdb.settings import Settings
 
-    return Settings.load().with_options(database=db, **options)
+    return Settings.load(database=db, **options)
 
 
 def parse_duration_option(option: str, value: str | None) -> timedelta | None:
@@ -110,6 +109,8 @@ def main_options(
     Example: isrcdb lookup USRC17607839 --format json
     """
     if verbose:
+        import logging
+
         logging.basicConfig(
             level=logging.DEBUG if verbose > 1 else logging.INFO,
             stream=sys.stderr,

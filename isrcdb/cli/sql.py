@@ -16,8 +16,7 @@ from typer.core import TyperCommand
 
 from isrcdb.cli.common import DbOption, FormatOption, app, cli_errors, err, settings
 from isrcdb.errors import UsageError
-from isrcdb.export import ExportFormat
-from isrcdb.output import Format, write_rows
+from isrcdb.output import ExportFormat, Format, write_rows
 
 
 class PairOptionCommand(TyperCommand):
