@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from isrcdb import db, store
-from isrcdb.clock import Clock, from_text, to_text, utcnow
+from isrcdb.clock import Clock, format_duration, from_text, to_text, utcnow
 from isrcdb.errors import (
     AuthError,
     BadResponse,
@@ -23,9 +23,10 @@ from isrcdb.errors import (
     RateLimited,
     SpotifyError,
     TransientError,
+    UsageError,
 )
 from isrcdb.isrc import validate
-from isrcdb.settings import Settings
+from isrcdb.settings import MAX_DURATION, Settings
 from isrcdb.store import Entry, Match
 
 if TYPE_CHECKING:
@@ -206,6 +207,8 @@ class IsrcDB:
         ``offline``); if Spotify fails, a stale entry is still answered (``stale=True``, ``error`` says why).
         ``refresh`` ignores freshness; ``ttl`` overrides how long found results stay fresh, for judging and storing.
         """
+        if ttl is not None and ttl > MAX_DURATION:
+            raise UsageError(f"the TTL {format_duration(ttl)} is too long (at most {MAX_DURATION.days} days)")
         run = state if state is not None else RunState()
         seen: set[str] = set()
         batch: list[tuple[str, str | None]] = []  # (code or raw input, reason if invalid)
@@ -227,12 +230,17 @@ class IsrcDB:
                     batch = []
             if batch:
                 yield from self._lookup_batch(batch, refresh, offline, ttl, all_matches, run)
+        except sqlite3.Error as exc:  # corrupt pages, a full disk, a lock held beyond the busy timeout
+            raise db.database_error(exc, self.path) from None
         finally:
             if run.cache_hits or run.requests or run.rate_limited:
-                store.add_counts(
-                    self.conn,
-                    {"cache_hits": run.cache_hits, "spotify_requests": run.requests, "rate_limited": run.rate_limited},
-                )
+                try:
+                    store.add_counts(
+                        self.conn,
+                        {"cache_hits": run.cache_hits, "spotify_requests": run.requests, "rate_limited": run.rate_limited},
+                    )
+                except sqlite3.Error as exc:
+                    raise db.database_error(exc, self.path) from None
 
     def _lookup_batch(
         self,

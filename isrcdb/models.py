@@ -34,6 +34,7 @@ class Isrc(Base):
         CheckConstraint("status IN ('pending', 'found', 'not_found')", name="status"),
         CheckConstraint("length(isrc) = 12", name="isrc_length"),
         Index("ix_isrcs_status_expires_at", "status", "expires_at"),
+        Index("ix_isrcs_status_fetched_at", "status", "fetched_at"),
     )
 
     isrc: Mapped[str] = mapped_column(String(12), primary_key=True)

@@ -66,11 +66,19 @@ def database_path(value: str | os.PathLike[str]) -> Path:
     return Path(text).expanduser()
 
 
+MAX_DURATION = timedelta(days=36500)
+"""The longest duration a setting may have (a hundred years): any longer would put expiry dates past year 9999."""
+
+
 def _duration(name: str, text: str) -> timedelta:
     try:
         value = parse_duration(text)
     except ValueError as exc:
         raise ConfigError(f"{name}: {exc}") from None
+    except OverflowError:  # a number too large for a timedelta
+        value = MAX_DURATION * 2
+    if value > MAX_DURATION:
+        raise ConfigError(f"{name}: {text!r} is too long (at most {MAX_DURATION.days} days)")
     return value
 
 
@@ -97,11 +105,17 @@ class Settings:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     concurrency: int = 4
-    cache_dir: Path = field(default_factory=default_cache_dir)
+    cache_dir: Path | None = None
+    """Where the token is cached; ``None`` means the user cache directory (see :attr:`token_dir`)."""
 
     @property
     def has_credentials(self) -> bool:
         return bool(self.client_id and self.client_secret)
+
+    @property
+    def token_dir(self) -> Path:
+        """The directory of the token cache file (the user cache directory unless ``cache_dir`` is set)."""
+        return self.cache_dir if self.cache_dir is not None else default_cache_dir()
 
     def with_options(self, **options: Any) -> Settings:
         """A copy with the options that were given (``None`` means not given)."""
@@ -111,17 +125,21 @@ class Settings:
         return replace(self, **given)
 
     @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Settings:
-        """Read the environment (``os.environ`` by default) and ``.env`` in the working directory."""
+    def load(cls, environ: Mapping[str, str] | None = None, *, cwd: Path | None = None, **options: Any) -> Settings:
+        """Read the environment (``os.environ`` by default) and ``.env`` in the working directory; ``options``
+        (command-line values, ``None`` meaning not given) win over both."""
         env = dict(os.environ if environ is None else environ)
         dotenv_file = (cwd or Path.cwd()) / ".env"
         if dotenv_file.is_file():
             env = {**read_dotenv(dotenv_file), **env}
-        return cls.from_mapping(env)
+        return cls.from_mapping(env, **options)
 
     @classmethod
-    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
-        """Settings from a mapping of variable names to values; unknown names are ignored."""
+    def from_mapping(cls, env: Mapping[str, str], **options: Any) -> Settings:
+        """Settings from a mapping of variable names to values (unknown names are ignored), then ``options``.
+
+        Defaults that cost something to compute (the platform's data directory) are computed only when needed.
+        """
 
         def get(*names: str) -> str | None:
             for name in names:
@@ -156,7 +174,10 @@ class Settings:
             values["concurrency"] = check_concurrency(conc)
         if (cache := get("ISRCDB_CACHE_DIR")) is not None:
             values["cache_dir"] = Path(cache).expanduser()
-        return cls(**values)
+        given = {key: value for key, value in options.items() if value is not None}
+        if "database" in given:
+            given["database"] = database_path(given["database"])
+        return cls(**{**values, **given})
 
 
 def check_market(value: str) -> str:
@@ -183,7 +204,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
     from dotenv import dotenv_values
 
     try:
-        values = dotenv_values(path, interpolate=False)
+        values = dotenv_values(path, interpolate=False, encoding="utf-8-sig")  # a byte-order mark is not a name
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
     return {key: value for key, value in values.items() if value is not None}

@@ -347,9 +347,9 @@ class DueRule:
     """Which stored codes a sync fetches, and in which order.
 
     Pending codes always; then not-found and found codes whose entry expired before ``started`` (in order of
-    expiry), or, when ``fetched_before`` is given, those fetched before it (stalest first). A code whose fetch
-    failed at or after ``started`` is not due again in the same run. Both bounds are strict, so that a code the
-    run itself stores (fetched at or after ``started``, expiring no earlier) is never due again in that run.
+    expiry), or, when ``fetched_before`` is given, those fetched before it (stalest first). Both bounds are
+    strict, so that a code the run itself stores (fetched at or after ``started``, expiring no earlier) is never
+    due again in that run. (A code whose fetch failed stays due; the run holds its claim so as not to retry it.)
     """
 
     started: datetime
@@ -368,15 +368,11 @@ def _due_where(tier: str, rule: DueRule) -> tuple[str, list[str], str]:
     return "status = ? AND fetched_at < ?", [tier, to_text(rule.fetched_before)], "ORDER BY fetched_at"
 
 
-_NOT_FAILED_IN_RUN = "(last_error_at IS NULL OR last_error_at < ?)"
-
-
 def count_due(conn: sqlite3.Connection, rule: DueRule, *, requests: bool = False) -> dict[str, tuple[int, int]]:
     """For each tier, ``(codes, requests)`` due under ``rule``.
 
     The requests are estimated (one search page per 10 stored matches, at least one) only when ``requests`` is
-    true, since that reads every due row; otherwise they are 0 and the count reads the index alone. Codes that
-    failed earlier in the run are counted too (they are due again in the next run).
+    true, since that reads every due row; otherwise they are 0 and the count reads the index alone.
     """
     pages = "coalesce(sum(max(1, (match_count + 9) / 10)), 0)" if requests else "0"
     counts: dict[str, tuple[int, int]] = {}
@@ -400,9 +396,9 @@ def claim_due(
         for tier in DUE_TIERS:
             where, params, order = _due_where(tier, rule)
             rows = conn.execute(
-                f"SELECT isrc FROM isrcs WHERE {where} AND (claimed_until IS NULL OR claimed_until < ?) "
-                f"AND {_NOT_FAILED_IN_RUN} {order} LIMIT ?",
-                [*params, to_text(now), to_text(rule.started), limit - len(claimed)],
+                f"SELECT isrc FROM isrcs WHERE {where} AND (claimed_until IS NULL OR claimed_until < ?) {order} "
+                "LIMIT ?",
+                [*params, to_text(now), limit - len(claimed)],
             ).fetchall()
             claimed.extend((row[0], tier) for row in rows)
             if len(claimed) >= limit:
@@ -412,6 +408,15 @@ def claim_due(
             [(owner, to_text(until), code) for code, _ in claimed],
         )
     return claimed
+
+
+def hold_claims(conn: sqlite3.Connection, owner: str, codes: Iterable[str], until: datetime) -> None:
+    """Claim ``codes`` for ``owner`` until ``until``, whoever held them (e.g. to keep a failed code out of a run)."""
+    with transaction(conn):
+        conn.executemany(
+            "UPDATE isrcs SET claimed_by = ?, claimed_until = ? WHERE isrc = ?",
+            [(owner, to_text(until), code) for code in codes],
+        )
 
 
 def renew_claims(conn: sqlite3.Connection, owner: str, codes: Iterable[str], until: datetime) -> None:

@@ -107,6 +107,6 @@ def client_from_settings(settings: Settings, *, pool_size: int | None = None) ->
         pool_size=pool_size or settings.concurrency,
     )
     auth = TokenProvider(
-        transport, settings.token_url, settings.client_id, settings.client_secret, cache_dir=settings.cache_dir
+        transport, settings.token_url, settings.client_id, settings.client_secret, cache_dir=settings.token_dir
     )
     return SpotifyClient(transport, auth, settings.api_url, market=settings.market)

@@ -1,0 +1,370 @@
+"""Reading ISRCs from a text or CSV file and storing the valid ones as pending, without asking Spotify.
+
+A *text* file holds one code per line (blank lines and lines starting with ``#`` are skipped; a first line that
+names an ISRC column, such as ``ISRC``, is taken as a header). A *CSV* file (comma, tab, semicolon or ``|``
+separated, recognised from its first line) has its codes in the column named by ``column``, or else in the column
+whose header looks like an ISRC column (``isrc``, ``ISRC code``...), or else, with no header, in the only column
+whose first value is a valid ISRC. UTF-8 with or without a byte-order mark, UTF-16 with one, and any line ending
+are read; a line longer than :data:`MAX_LINE` characters is reported as invalid without being held in memory;
+undecodable bytes become U+FFFD, so the code on that line is reported as invalid.
+
+Memory stays bounded whatever the size of the file: codes are validated and stored in chunks of :data:`CHUNK`,
+each chunk in its own short write transaction (so a sync or lookup running meanwhile waits milliseconds, never the
+whole import). An import that stops half way (Ctrl-C, a CSV syntax error, power loss) keeps the chunks it
+committed; that is harmless because importing is idempotent: codes already stored are left as they are and
+counted as already known, so running the same import again completes it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sqlite3
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from isrcdb import store
+from isrcdb.clock import Clock, utcnow
+from isrcdb.db import database_error
+from isrcdb.errors import InvalidIsrc, UsageError
+from isrcdb.isrc import validate
+
+__all__ = ["CHUNK", "MAX_LINE", "ImportReport", "InvalidLine", "import_file", "import_values"]
+
+CHUNK = 10_000
+"""Codes stored per write transaction."""
+MAX_LINE = 65_536
+"""The longest line read, in characters; a longer one is reported as invalid."""
+MAX_REPORTED = 100
+"""Invalid lines described one by one in the report; beyond that they are only counted."""
+SNIFF_BYTES = 8192
+DELIMITERS = (",", "\t", ";", "|")
+_ISRC_HEADER = re.compile(r"isrc", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class InvalidLine:
+    """A line whose value is not a valid ISRC."""
+
+    line: int
+    text: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "text": self.text, "reason": self.reason}
+
+
+@dataclass
+class ImportReport:
+    """What an import read and stored."""
+
+    source: str
+    kind: str = "text"
+    """``text`` (one code per line) or ``csv``."""
+    column: str | None = None
+    """The CSV column read (its header, or ``#N`` for a file without a header)."""
+    read: int = 0
+    """Values read (blank lines and empty CSV cells are not counted)."""
+    added: int = 0
+    already_known: int = 0
+    """Valid codes that were stored before, or repeated in the file."""
+    invalid: int = 0
+    empty: int = 0
+    """CSV rows whose ISRC cell is empty (skipped)."""
+    invalid_lines: list[InvalidLine] = field(default_factory=list)
+    """The first :data:`MAX_REPORTED` invalid lines."""
+
+    def note_invalid(self, line: int, text: str, reason: str) -> None:
+        self.invalid += 1
+        if len(self.invalid_lines) < MAX_REPORTED:
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            self.invalid_lines.append(InvalidLine(line, shown, reason))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of the report (``isrcdb import --format json``)."""
+        return {
+            "source": self.source,
+            "format": self.kind,
+            "column": self.column,
+            "read": self.read,
+            "added": self.added,
+            "already_known": self.already_known,
+            "invalid": self.invalid,
+            "empty": self.empty,
+            "invalid_lines": [item.to_dict() for item in self.invalid_lines],
+            "invalid_lines_omitted": self.invalid - len(self.invalid_lines),
+        }
+
+
+# --- reading ----------------------------------------------------------------------------------------------------
+
+
+class _Prefixed(io.RawIOBase):
+    """A binary stream that yields ``head`` and then the rest of ``rest`` (what was read to sniff, put back)."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _open_text(raw: IO[bytes], name: str) -> io.TextIOWrapper:
+    head = raw.read(SNIFF_BYTES)
+    if head.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif b"\x00" in head:
+        raise UsageError(f"{name} is not a text or CSV file (it contains NUL bytes); give a file of ISRCs")
+    else:
+        encoding = "utf-8"
+    stream = io.BufferedReader(_Prefixed(head, raw))
+    # newline="" keeps line endings for the CSV reader; readline() still splits at \n, \r\n and \r.
+    return io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="")
+
+
+class _Lines:
+    """Numbered lines of a text stream, each at most :data:`MAX_LINE` characters (``None`` for a longer one)."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self._text = text
+        self.number = 0
+
+    def __iter__(self) -> Iterator[tuple[int, str | None]]:
+        readline = self._text.readline
+        while True:
+            line = readline(MAX_LINE)
+            if not line:
+                return
+            self.number += 1
+            if len(line) >= MAX_LINE and not line.endswith(("\n", "\r")):
+                while True:  # skip the rest of the line without keeping it
+                    rest = readline(MAX_LINE)
+                    if not rest or rest.endswith(("\n", "\r")):
+                        break
+                yield self.number, None
+            else:
+                yield self.number, line
+
+
+def _too_long(report: ImportReport, number: int) -> None:
+    report.note_invalid(number, "", f"the line is longer than {MAX_LINE} characters")
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def _looks_like_isrc_header(name: str) -> bool:
+    return bool(_ISRC_HEADER.search(name)) and not _is_valid(name)
+
+
+def _is_valid(value: str) -> bool:
+    try:
+        validate(value)
+    except InvalidIsrc:
+        return False
+    return True
+
+
+def _values(text: IO[str], name: str, column: str | None, report: ImportReport) -> Iterator[tuple[int, str]]:
+    """``(line number, value)`` of every non-empty value in the file; invalid-length lines go to ``report``."""
+    lines = _Lines(text)
+    numbered = iter(lines)
+    first: tuple[int, str] | None = None
+    for number, line in numbered:
+        if line is None:
+            _too_long(report, number)
+        elif line.strip() and not line.lstrip().startswith("#"):
+            first = (number, line)
+            break
+    if first is None:
+        if column is not None:
+            raise UsageError(f"{name} has no header line, so it has no column {column!r}")
+        return
+    number, line = first
+    counts = {delimiter: line.count(delimiter) for delimiter in DELIMITERS}
+    delimiter = max(DELIMITERS, key=lambda d: counts[d])
+    if counts[delimiter] == 0 and column is None:
+        yield from _text_values(first, numbered, report)
+        return
+    yield from _csv_values(first, lines, numbered, delimiter, name, column, report)
+
+
+def _text_values(
+    first: tuple[int, str], numbered: Iterator[tuple[int, str | None]], report: ImportReport
+) -> Iterator[tuple[int, str]]:
+    value = first[1].strip()
+    if not _looks_like_isrc_header(value):
+        yield first[0], value
+    for number, line in numbered:
+        if line is None:
+            _too_long(report, number)
+            continue
+        value = line.strip()
+        if value and not value.startswith("#"):
+            yield number, value
+
+
+def _csv_values(
+    first: tuple[int, str],
+    lines: _Lines,
+    numbered: Iterator[tuple[int, str | None]],
+    delimiter: str,
+    name: str,
+    column: str | None,
+    report: ImportReport,
+) -> Iterator[tuple[int, str]]:
+    _, line = first
+    header = [cell.strip().lstrip("\ufeff") for cell in _split(line, delimiter)]
+    index, has_header = _pick_column(header, column, name)
+    report.kind = "csv"
+    report.column = header[index] if has_header else f"#{index + 1}"
+
+    def rest() -> Iterator[str]:
+        if not has_header:
+            yield line
+        for number, text in numbered:
+            if text is None:
+                _too_long(report, number)
+                yield "\n"  # an empty row in place of the overlong line
+            else:
+                yield text
+
+    reader = csv.reader(rest(), delimiter=delimiter)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise UsageError(
+                f"{name}, line {lines.number}: not valid CSV ({exc}); the codes before it were stored (importing "
+                "again after fixing the file is safe)"
+            ) from None
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # a blank line
+        current = lines.number  # the line the row ends on
+        if index >= len(row):
+            report.note_invalid(current, delimiter.join(row), f"the row has no column {report.column}")
+            continue
+        value = row[index].strip()
+        if not value:
+            report.empty += 1
+            continue
+        yield current, value
+
+
+def _pick_column(header: list[str], column: str | None, name: str) -> tuple[int, bool]:
+    """(index of the ISRC column, whether the first line is a header)."""
+    listed = ", ".join(repr(cell) for cell in header)
+    if column is not None:
+        wanted = column.strip().casefold()
+        for index, cell in enumerate(header):
+            if cell.casefold() == wanted:
+                return index, True
+        raise UsageError(f"{name} has no column {column!r}; its first line has: {listed}")
+    candidates = [index for index, cell in enumerate(header) if _looks_like_isrc_header(cell)]
+    if candidates:
+        exact = [index for index in candidates if header[index].casefold() == "isrc"]
+        return (exact or candidates)[0], True
+    valid = [index for index, cell in enumerate(header) if _is_valid(cell)]
+    if len(valid) == 1:
+        return valid[0], False
+    raise UsageError(
+        f"cannot tell which column of {name} holds the ISRCs (first line: {listed}); name it with --column"
+    )
+
+
+# --- storing ----------------------------------------------------------------------------------------------------
+
+
+def import_values(
+    conn: sqlite3.Connection, values: Iterable[tuple[int, str]], report: ImportReport, *, clock: Clock = utcnow
+) -> ImportReport:
+    """Validate ``(line number, value)`` pairs and store the valid codes as pending, :data:`CHUNK` at a time."""
+    batch: list[str] = []
+    valid = 0
+
+    def flush() -> None:
+        report.added += store.ensure_pending(conn, batch, clock())
+        batch.clear()
+
+    for number, value in values:
+        report.read += 1
+        try:
+            code = validate(value)
+        except InvalidIsrc as exc:
+            report.note_invalid(number, value, exc.reason)
+            continue
+        valid += 1
+        batch.append(code)
+        if len(batch) >= CHUNK:
+            flush()
+    if batch:
+        flush()
+    report.already_known = valid - report.added
+    return report
+
+
+def import_file(
+    conn: sqlite3.Connection,
+    source: str,
+    *,
+    column: str | None = None,
+    clock: Clock = utcnow,
+    stdin: BinaryIO | None = None,
+) -> ImportReport:
+    """Import the codes of ``source`` (a path, or ``-`` for standard input) into the database behind ``conn``.
+
+    Raises :class:`~isrcdb.errors.UsageError` for a file that cannot be read, a binary file, a ``column`` the
+    file does not have, or a file whose ISRC column cannot be told; nothing is stored in those cases.
+    """
+    try:
+        return _import_file(conn, source, column, clock, stdin)
+    except sqlite3.Error as exc:
+        raise database_error(exc, _database_path(conn)) from None
+
+
+def _database_path(conn: sqlite3.Connection) -> Path:
+    try:
+        return Path(conn.execute("PRAGMA database_list").fetchall()[0][2])
+    except sqlite3.Error:
+        return Path("the database")
+
+
+def _import_file(
+    conn: sqlite3.Connection, source: str, column: str | None, clock: Clock, stdin: BinaryIO | None
+) -> ImportReport:
+    name = "standard input" if source == "-" else source
+    report = ImportReport(source=source)
+    if source == "-":
+        raw: IO[bytes] = stdin if stdin is not None else sys.stdin.buffer
+        text = _open_text(raw, name)
+        return import_values(conn, _values(text, name, column, report), report, clock=clock)
+    try:
+        handle = open(source, "rb")
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}") from None
+    with handle:
+        try:
+            text = _open_text(handle, name)
+            return import_values(conn, _values(text, name, column, report), report, clock=clock)
+        except OSError as exc:
+            raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None

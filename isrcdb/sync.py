@@ -1,0 +1,720 @@
+"""Sync: resolve pending codes and refresh stale ones, several requests at a time, as fast as Spotify allows.
+
+How a run works:
+
+- **Selection** streams from the database: codes are *claimed* a few at a time (:func:`isrcdb.store.claim_due`,
+  one ``BEGIN IMMEDIATE`` transaction each), pending codes first, then not-found codes past their expiry, then
+  found ones, stalest first. Nothing is ever loaded in full, so memory stays flat however many codes are stored.
+- **Claims** (``isrcs.claimed_by`` / ``claimed_until``) let two syncs on one database share the work: a code
+  claimed by one is skipped by the other. A claim lasts :data:`LEASE` and is renewed while the run lives; claims of
+  a sync that died on this machine are released when the next one starts, other expired claims are taken over.
+- **Threads**: ``concurrency`` workers do HTTP only, over the client's pooled connections. The thread that calls
+  :func:`sync` is the only one that touches SQLite: it claims, stores each result in its own transaction (as soon
+  as it arrives, through :meth:`IsrcDB.store_result`, which also records changes in ``isrc_changes``), renews
+  claims and reports progress. A worker takes its next code only once its last result is committed, so at most
+  ``concurrency`` codes are ever searched but not yet stored: that is all a killed run can lose, and the next run
+  searches those again (a request already sent when a process dies is answered to nobody).
+- **Pacing**: one :class:`RateGovernor` shared by every worker (see there). A 429 pauses every worker until its
+  ``Retry-After``; a longer wait than ``max_wait``, or a quota 429, ends the run: what was done is kept and the time
+  to come back is stored (:meth:`IsrcDB.note_rate_limit`), so that the next run says so instead of calling Spotify.
+- **Stopping**: setting the ``stop`` event (Ctrl-C or SIGTERM through :func:`stop_signals`) stops claiming, lets
+  requests in flight finish for up to :data:`GRACE` seconds, stores their results and releases the other claims.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import math
+import os
+import queue
+import secrets
+import signal
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from isrcdb import store
+from isrcdb.cache import IsrcDB, RunState
+from isrcdb.clock import to_text
+from isrcdb.db import database_error
+from isrcdb.errors import RateLimited, SpotifyError, UsageError
+from isrcdb.spotify.client import SearchResult, SpotifyClient
+from isrcdb.spotify.transport import Response
+
+if TYPE_CHECKING:
+    from isrcdb.store import DueRule
+
+__all__ = [
+    "GovernorStopped",
+    "RateGovernor",
+    "StopSignals",
+    "SyncOptions",
+    "SyncSummary",
+    "stop_signals",
+    "sync",
+]
+
+LEASE = timedelta(minutes=5)
+"""How long a claim lasts unless renewed; a crashed sync's claims on another machine are free after this."""
+RENEW_EVERY = 60.0
+"""Seconds between renewals of the claims a run holds."""
+GRACE = 3.0
+"""Seconds a stopping run waits for requests in flight before giving them up."""
+
+INITIAL_RATE = 20.0
+"""Requests per second before Spotify's limit is known; multiplied by :data:`GROWTH` at each answer that is no 429."""
+GROWTH = 1.2
+MAX_RATE = 1000.0
+MARGIN = 0.95
+"""Once a 429 reveals the limit, pace at this fraction of it."""
+MIN_LEARN = 10
+"""A 429 after fewer requests than this in the window (the window was used by someone else) teaches no limit."""
+MIN_PAUSE = 1.0
+"""The shortest pause after a 429, even when ``Retry-After`` says 0: asking again at once lengthens the penalty."""
+
+
+# --- the rate governor ------------------------------------------------------------------------------------------
+
+
+class GovernorStopped(Exception):
+    """Raised by :meth:`RateGovernor.acquire` once the run is stopping: no request may be sent."""
+
+
+class RateGovernor:
+    """Paces the requests of every worker of a run: one schedule and one pause, shared.
+
+    Spotify allows an unpublished number of requests in a rolling ``window`` (30 s). The governor:
+
+    - before it knows the limit, sends at most ``initial_rate`` requests per second, growing by :data:`GROWTH`
+      with each answer that is not a 429 (a slow start, per answer like TCP's, so it takes as few requests at any
+      latency; the concurrency soon becomes the real bound);
+    - with a configured ``ceiling``, never sends more than that many in any ``window``, spread evenly;
+    - on a 429, pauses every worker until ``Retry-After`` has passed (the latest of all 429s), and learns the
+      limit: the requests it sent in the ``window`` before the refused one. It then paces at :data:`MARGIN` of
+      that, spread evenly (a multiplicative decrease on each new 429), adding 1% after each ``window`` without
+      one (additive increase). 429s of requests already in flight when it cut do not cut again;
+    - on a quota 429, or one asking to wait more than ``max_wait`` seconds, halts: :meth:`acquire` raises
+      :class:`GovernorStopped` in every worker, and :attr:`halted` holds the 429.
+
+    Time comes from ``clock`` (monotonic seconds) and ``wait`` (sleep); by default the wait is cut short by
+    :meth:`stop`. Both are injectable, so the policy is tested without sleeping.
+    """
+
+    def __init__(
+        self,
+        *,
+        window: float = 30.0,
+        ceiling: int | None = None,
+        max_wait: float = 60.0,
+        initial_rate: float = INITIAL_RATE,
+        clock: Callable[[], float] = time.monotonic,
+        wait: Callable[[float], object] | None = None,
+    ) -> None:
+        if window <= 0:
+            raise UsageError("the rate window must be more than 0 seconds")
+        if ceiling is not None and ceiling < 1:
+            raise UsageError("the rate limit must be at least 1 request per window")
+        self.window = float(window)
+        self.ceiling = ceiling
+        self.max_wait = max_wait
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._wait = wait if wait is not None else self._stopping.wait
+        self._sent: list[float] = []  # send times (sorted), the last two windows' worth
+        self._first = 0  # index of the oldest kept entry of _sent
+        self._next = -math.inf  # earliest time for the next send
+        self._rate = initial_rate
+        self._learned: int | None = None
+        self._cut_at = -math.inf
+        self._clean_since = -math.inf
+        self._epoch = 0  # bumped by every 429, so that reservations made before it are redone
+        self.pause_until = -math.inf
+        self.halted: RateLimited | None = None
+        self.requests = 0
+        """Requests let through (each one a request sent to Spotify)."""
+        self.rate_limited = 0
+        """429 answers met."""
+
+    # -- state ----------------------------------------------------------------------------------------------------
+
+    @property
+    def limit(self) -> int | None:
+        """Requests allowed per window: the configured ceiling or the learned limit, whichever is lower."""
+        known = [value for value in (self.ceiling, self._learned) if value is not None]
+        return min(known) if known else None
+
+    @property
+    def learned(self) -> int | None:
+        """The pace learned from 429s (requests per window), if any."""
+        return self._learned
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def stop(self) -> None:
+        """Make every :meth:`acquire`, waiting or to come, raise :class:`GovernorStopped`."""
+        self._stopping.set()
+
+    # -- pacing ---------------------------------------------------------------------------------------------------
+
+    def _count_since(self, start: float, end: float) -> int:
+        """Sends in the open interval (start, end)."""
+        lo = bisect.bisect_right(self._sent, start, self._first)
+        hi = bisect.bisect_left(self._sent, end, self._first)
+        return max(0, hi - lo)
+
+    def _forget_before(self, moment: float) -> None:
+        self._first = bisect.bisect_right(self._sent, moment, self._first)
+        if self._first > 1024 and self._first * 2 > len(self._sent):
+            del self._sent[: self._first]
+            self._first = 0
+
+    def reserve(self) -> float:
+        """Book the next send slot (a time on ``clock``) under the current rules, and return it."""
+        with self._lock:
+            return self._reserve()
+
+    def _reserve(self) -> float:
+        now = self._clock()
+        limit = self.limit
+        if limit is None:
+            spacing = 1.0 / self._rate
+        else:
+            if self._learned is not None and now - self._clean_since >= self.window:
+                self._learned += max(1, self._learned // 100)
+                self._clean_since = now
+                limit = self.limit or limit
+            spacing = self.window / limit
+        slot = max(now, self._next, self.pause_until)
+        self._forget_before(now - 2 * self.window)
+        if limit is not None:
+            in_window = len(self._sent) - bisect.bisect_right(self._sent, slot - self.window, self._first)
+            if in_window >= limit:
+                slot = max(slot, self._sent[len(self._sent) - limit] + self.window)
+        self._next = slot + spacing
+        bisect.insort(self._sent, slot, self._first)
+        return slot
+
+    def _unreserve(self, slot: float) -> None:
+        index = bisect.bisect_left(self._sent, slot, self._first)
+        if index < len(self._sent) and self._sent[index] == slot:
+            del self._sent[index]
+
+    def acquire(self) -> float:
+        """Wait for this worker's turn to send a request; returns the send time (to pass to :meth:`on_429`)."""
+        while True:
+            with self._lock:
+                if self._stopping.is_set():
+                    raise GovernorStopped
+                epoch = self._epoch
+                slot = self._reserve()
+            delay = slot - self._clock()
+            if delay > 0:
+                self._wait(delay)
+            with self._lock:
+                if self._stopping.is_set():
+                    self._unreserve(slot)
+                    raise GovernorStopped
+                if self._epoch != epoch:
+                    self._unreserve(slot)  # a 429 arrived while this worker waited: book again under the new rules
+                    continue
+                self.requests += 1
+                return slot
+
+    def on_success(self) -> None:
+        """A request was answered (not 429): before the limit is known, speed up."""
+        with self._lock:
+            if self.limit is None:
+                self._rate = min(self._rate * GROWTH, MAX_RATE)
+
+    def on_429(self, exc: RateLimited, sent_at: float) -> None:
+        """A request sent at ``sent_at`` was answered 429: pause everyone, learn, or halt the run."""
+        with self._lock:
+            self.rate_limited += 1
+            now = self._clock()
+            self._epoch += 1
+            if exc.quota or exc.retry_after > self.max_wait:
+                if self.halted is None:
+                    self.halted = exc
+                self._stopping.set()
+                return
+            self.pause_until = max(self.pause_until, now + max(exc.retry_after, MIN_PAUSE))
+            self._clean_since = now
+            in_window = self._count_since(sent_at - self.window, sent_at)
+            if sent_at > self._cut_at:  # sent after the last cut: a new episode, cut once
+                if in_window >= MIN_LEARN:
+                    base = in_window if self._learned is None else min(self._learned, in_window)
+                    self._learned = max(1, math.floor(base * MARGIN))
+                elif self._learned is not None:
+                    self._learned = max(1, math.floor(self._learned * MARGIN))
+                else:
+                    self._rate = max(self._rate / 2, 1.0)  # someone else filled the window: slow down, learn later
+                self._cut_at = now
+            elif in_window >= MIN_LEARN and self._learned is not None:
+                # In flight when the cut happened: no second cut, but an earlier-sent refusal refines the estimate.
+                self._learned = min(self._learned, max(1, math.floor(in_window * MARGIN)))
+
+
+class GovernedClient(SpotifyClient):
+    """A :class:`SpotifyClient` whose every Web API request waits for the governor, and whose 429s it handles."""
+
+    def __init__(self, base: SpotifyClient, governor: RateGovernor) -> None:
+        super().__init__(base.transport, base.auth, base.api_url, market=base.market)
+        self.governor = governor
+
+    def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Response:
+        while True:
+            sent_at = self.governor.acquire()
+            try:
+                response = super().get(path, params)
+            except RateLimited as exc:
+                self.governor.on_429(exc, sent_at)  # then acquire() waits, or raises when halted
+            else:
+                self.governor.on_success()
+                return response
+
+
+# --- options and summary ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """What a sync does; ``None`` means the setting's value (``concurrency``, ``max_wait``)."""
+
+    limit: int | None = None
+    """At most this many codes in this run."""
+    older_than: timedelta | None = None
+    """Refresh found and not-found codes fetched at least this long ago (``0``: all); ``None``: when expired."""
+    concurrency: int | None = None
+    max_wait: float | None = None
+    """The longest ``Retry-After`` waited for, in seconds; a longer one ends the run."""
+    rate_limit: int | None = None
+    """A ceiling on requests per ``rate_window`` (for users who know their app's limit)."""
+    rate_window: float = 30.0
+    dry_run: bool = False
+
+
+@dataclass
+class SyncSummary:
+    """What a sync did (or, with ``dry_run``, would do)."""
+
+    status: str = "complete"
+    """``complete``, ``limit`` (stopped at the limit), ``rate_limited``, ``failed``, ``interrupted`` or ``dry_run``."""
+    message: str | None = None
+    """Why the run stopped early, in words."""
+    due: int = 0
+    """Codes due when the run started (capped by the limit)."""
+    handled: int = 0
+    found: int = 0
+    not_found: int = 0
+    changed: int = 0
+    newly_not_found: int = 0
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    requests: int = 0
+    rate_limited: int = 0
+    elapsed: float = 0.0
+    remaining: int = 0
+    """Codes still due when the run ended."""
+    come_back_at: datetime | None = None
+    plan: dict[str, int] = field(default_factory=dict)
+    """Due codes by kind (``pending``, ``not_found``, ``found``), and ``requests`` estimated (dry run)."""
+
+    @property
+    def resolved(self) -> int:
+        return self.found + self.not_found
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of the summary (``isrcdb sync --format json``)."""
+        return {
+            "status": self.status,
+            "message": self.message,
+            "due": self.due,
+            "resolved": self.resolved,
+            "found": self.found,
+            "not_found": self.not_found,
+            "changed": self.changed,
+            "newly_not_found": self.newly_not_found,
+            "errors": self.errors,
+            "error_samples": list(self.error_samples),
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
+            "elapsed_s": round(self.elapsed, 3),
+            "codes_per_s": round(self.resolved / self.elapsed, 2) if self.elapsed > 0 else None,
+            "remaining": self.remaining,
+            "come_back_at": to_text(self.come_back_at) if self.come_back_at else None,
+            "plan": dict(self.plan),
+        }
+
+
+# --- stopping on signals ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class StopSignals:
+    """The stop event a sync watches, and the signal that set it (``None``: none yet)."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+    signal: int | None = None
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[StopSignals]:
+    """While inside, the first SIGINT (Ctrl-C) or SIGTERM asks a sync to stop cleanly; a second SIGINT interrupts.
+
+    Outside the main thread signals cannot be caught: the event is then only set by whoever holds it.
+    """
+    stop = StopSignals()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.event.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.signal = stop.signal or signum
+        stop.event.set()
+
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+# --- the run ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Done:
+    """A worker's answer for one code."""
+
+    code: str
+    result: SearchResult | None = None
+    error: BaseException | None = None
+    stopped: bool = False
+    committed: threading.Event = field(default_factory=threading.Event)
+
+
+def owner_id() -> str:
+    """``host:pid:random``: who holds a claim (the pid lets the next run on this host see a dead holder)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _holder_is_dead(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if os.name != "posix" or host != socket.gethostname()[:40] or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, owned by someone else
+    return False
+
+
+def due_rule(cache: IsrcDB, older_than: timedelta | None) -> DueRule:
+    """The selection for a run starting now (see :class:`~isrcdb.store.DueRule`).
+
+    Timestamps have one-second precision. For ``older_than`` under a second (``--all``), this waits for the clock's
+    next second, so that codes fetched during the current second count as older while every code the run itself
+    stores (from the next second on) does not, and none is searched twice in one run.
+    """
+    now = cache.clock()
+    if older_than is None:
+        return store.DueRule(started=now)
+    if older_than < timedelta(seconds=1):
+        tick = now + timedelta(seconds=1)
+        while now < tick:
+            cache.sleep(0.02)
+            now = cache.clock()
+        return store.DueRule(started=now, fetched_before=now)
+    return store.DueRule(started=now, fetched_before=now - older_than + timedelta(seconds=1))
+
+
+class _Run:
+    def __init__(
+        self,
+        cache: IsrcDB,
+        options: SyncOptions,
+        stop: threading.Event,
+        on_progress: Callable[[SyncSummary], None] | None,
+        governor: RateGovernor | None,
+        monotonic: Callable[[], float],
+    ) -> None:
+        self.cache = cache
+        self.options = options
+        self.stop = stop
+        self.on_progress = on_progress
+        self.monotonic = monotonic
+        self.concurrency = options.concurrency or cache.settings.concurrency
+        max_wait = options.max_wait if options.max_wait is not None else cache.settings.max_wait
+        self.governor = governor or RateGovernor(
+            window=options.rate_window, ceiling=options.rate_limit, max_wait=max_wait
+        )
+        self.summary = SyncSummary()
+        self.owner = owner_id()
+        self.state = RunState()
+        self.work: queue.Queue[str | None] = queue.Queue()
+        self.results: queue.Queue[_Done] = queue.Queue()
+        self.outstanding: dict[str, str] = {}  # claimed and not yet stored: code -> status before
+        self.release: set[str] = set()
+        self.held = False  # whether failed codes are held (released at the end by a scan for the owner)
+        self.stopping: float | None = None  # monotonic time the stop began
+        self.closed = threading.Event()
+
+    # -- the main thread ------------------------------------------------------------------------------------------
+
+    def run(self) -> SyncSummary:
+        started = self.monotonic()
+        try:
+            return self._run()
+        finally:
+            self.summary.elapsed = self.monotonic() - started
+
+    def _run(self) -> SyncSummary:
+        cache, summary, options = self.cache, self.summary, self.options
+        until = cache.rate_limited_until()
+        if until is not None and not options.dry_run:
+            summary.status, summary.come_back_at = "rate_limited", until
+            summary.message = f"Spotify's rate limit is in force until {to_text(until)}; not calling Spotify before"
+            return summary
+        rule = due_rule(cache, options.older_than)
+        counts = store.count_due(cache.conn, rule, requests=options.dry_run)
+        total = sum(codes for codes, _ in counts.values())
+        summary.due = min(total, options.limit) if options.limit is not None else total
+        if options.dry_run:
+            self._plan(counts, until)
+            return summary
+        if summary.due == 0:
+            return summary
+        self._release_dead_claims()
+        client = cache.client
+        client.auth.token()  # bad credentials fail here, before anything is claimed
+        governed = GovernedClient(client, self.governor)
+        workers = [
+            threading.Thread(target=self._worker, args=(governed,), name=f"isrcdb-sync-{n}", daemon=True)
+            for n in range(self.concurrency)
+        ]
+        for worker in workers:
+            worker.start()
+        try:
+            self._loop(rule)
+        finally:
+            self._finish(workers, rule)
+        return summary
+
+    def _plan(self, counts: dict[str, tuple[int, int]], until: datetime | None) -> None:
+        summary = self.summary
+        summary.status = "dry_run"
+        left = summary.due
+        requests = 0
+        for tier, (codes, pages) in counts.items():
+            summary.plan[tier] = codes
+            taken = min(left, codes)
+            requests += round(pages * taken / codes) if codes else 0
+            left -= taken
+        summary.plan["requests"] = requests
+        summary.remaining = summary.due
+        if until is not None:
+            summary.come_back_at = until
+            summary.message = f"Spotify's rate limit is in force until {to_text(until)}"
+
+    def _release_dead_claims(self) -> None:
+        conn = self.cache.conn
+        for owner in store.claim_owners(conn, self.cache.clock()):
+            if _holder_is_dead(owner):
+                store.release_claims(conn, owner)
+
+    def _loop(self, rule: DueRule) -> None:
+        exhausted = False
+        claimed = 0
+        renewed = self.monotonic()
+        limit = self.options.limit
+        while True:
+            self._check_stop()
+            if (
+                self.stopping is None
+                and (not exhausted or not self.outstanding)
+                and self.work.qsize() < self.concurrency
+            ):
+                want = self.concurrency if limit is None else min(self.concurrency, limit - claimed)
+                codes = self._claim(rule, want) if want > 0 else []
+                if codes:
+                    exhausted = False
+                    claimed += len(codes)
+                else:
+                    exhausted = True
+                    if limit is not None and claimed >= limit and self.summary.status == "complete":
+                        self.summary.status = "limit"
+            if not self.outstanding and (exhausted or self.stopping is not None):
+                return
+            if self.stopping is not None and self.monotonic() - self.stopping > GRACE:
+                return  # requests still in flight are given up; their claims are released
+            try:
+                done = self.results.get(timeout=0.1)
+            except queue.Empty:
+                pass
+            else:
+                self._handle(done)
+            if self.monotonic() - renewed > RENEW_EVERY and self.outstanding:
+                store.renew_claims(self.cache.conn, self.owner, list(self.outstanding), self._lease_end())
+                renewed = self.monotonic()
+
+    def _lease_end(self) -> datetime:
+        max_wait = self.governor.max_wait
+        return self.cache.clock() + max(LEASE, timedelta(seconds=2 * max_wait))
+
+    def _claim(self, rule: DueRule, want: int) -> list[tuple[str, str]]:
+        codes = store.claim_due(self.cache.conn, rule, self.owner, self.cache.clock(), self._lease_end(), want)
+        for code, status in codes:
+            self.outstanding[code] = status
+            self.work.put(code)
+        return codes
+
+    def _check_stop(self) -> None:
+        if self.stopping is not None:
+            return
+        summary = self.summary
+        if self.governor.halted is not None:
+            exc = self.governor.halted
+            until = self.cache.note_rate_limit(exc)
+            what = "quota is exceeded" if exc.quota else f"rate limit asks to wait {exc.retry_after:g} s"
+            if not exc.quota:
+                what += f", more than the --max-wait of {self.governor.max_wait:g} s"
+            summary.status, summary.come_back_at = "rate_limited", until
+            summary.message = f"Spotify's {what}; come back after {to_text(until)}"
+        elif self.state.halted is not None:
+            summary.status, summary.message = "failed", self.state.halted
+        elif self.stop.is_set():
+            summary.status, summary.message = "interrupted", "interrupted"
+        else:
+            return
+        self.stopping = self.monotonic()
+        self.governor.stop()
+        while True:  # codes not yet started are given back at once
+            try:
+                code = self.work.get_nowait()
+            except queue.Empty:
+                break
+            if code is not None:
+                self.outstanding.pop(code, None)
+                self.release.add(code)
+
+    def _handle(self, done: _Done) -> None:
+        summary, code = self.summary, done.code
+        try:
+            before = self.outstanding.pop(code, "pending")
+            if done.stopped:
+                self.release.add(code)
+                return
+            if done.error is not None:
+                if not isinstance(done.error, SpotifyError):
+                    raise done.error
+                self.cache.note_failure(code, done.error, self.state)
+                # Storing the error dropped the claim: hold it again, so that this run does not retry the code
+                # (the next run does). The run's claims are all released at its end.
+                store.hold_claims(self.cache.conn, self.owner, [code], self._lease_end())
+                self.held = True
+                summary.errors += 1
+                if len(summary.error_samples) < 5:
+                    summary.error_samples.append(f"{code}: {done.error}")
+            else:
+                assert done.result is not None
+                outcome = self.cache.store_result(code, done.result.tracks, requests=done.result.requests)
+                if outcome.result.status == "found":
+                    summary.found += 1
+                else:
+                    summary.not_found += 1
+                # A first answer for a pending code is no change; a new canonical match or a not-found code found is.
+                summary.changed += int(outcome.changed and before != "pending")
+                summary.newly_not_found += int(outcome.newly_not_found)
+            summary.handled += 1
+        finally:
+            done.committed.set()
+        summary.requests, summary.rate_limited = self.governor.requests, self.governor.rate_limited
+        if self.on_progress is not None:
+            self.on_progress(summary)
+
+    def _finish(self, workers: list[threading.Thread], rule: DueRule) -> None:
+        summary = self.summary
+        self.governor.stop()
+        self.closed.set()
+        for _ in workers:
+            self.work.put(None)
+        while True:  # results that arrived while stopping are still stored
+            try:
+                self._handle(self.results.get_nowait())
+            except queue.Empty:
+                break
+        for worker in workers:
+            worker.join(timeout=0.5)
+        conn = self.cache.conn
+        leftover = self.release | set(self.outstanding)
+        if self.held:
+            store.release_claims(conn, self.owner)
+        elif leftover:
+            store.release_claims(conn, self.owner, sorted(leftover))
+        summary.remaining = sum(codes for codes, _ in store.count_due(conn, rule).values())
+        if summary.status == "limit" and not summary.remaining:
+            summary.status = "complete"
+        summary.requests, summary.rate_limited = self.governor.requests, self.governor.rate_limited
+        store.add_counts(conn, {"spotify_requests": summary.requests, "rate_limited": summary.rate_limited})
+
+    # -- worker threads -------------------------------------------------------------------------------------------
+
+    def _worker(self, client: SpotifyClient) -> None:
+        while True:
+            code = self.work.get()
+            if code is None:
+                return
+            done = _Done(code)
+            if self.governor.stopping:
+                done.stopped = True
+            else:
+                try:
+                    done.result = client.search_isrc(code)
+                except GovernorStopped:
+                    done.stopped = True
+                except BaseException as exc:  # handed to the main thread, which decides
+                    done.error = exc
+            self.results.put(done)
+            # The next code only once this one is stored: at most `concurrency` codes searched and not stored.
+            while not done.committed.wait(0.2):
+                if self.closed.is_set():
+                    return
+
+
+def sync(
+    cache: IsrcDB,
+    options: SyncOptions | None = None,
+    *,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[SyncSummary], None] | None = None,
+    governor: RateGovernor | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> SyncSummary:
+    """Resolve pending codes and refresh due ones in ``cache``'s database; see the module docstring.
+
+    ``stop`` (an event) asks the run to stop cleanly; ``on_progress`` is called after each code is stored.
+    Raises :class:`~isrcdb.errors.SpotifyError` when the credentials are missing or refused (before any claim),
+    :class:`~isrcdb.errors.DatabaseError` when the database fails; every other failure of Spotify ends the run
+    with a summary saying so.
+    """
+    run = _Run(cache, options or SyncOptions(), stop or threading.Event(), on_progress, governor, monotonic)
+    try:
+        return run.run()
+    except sqlite3.Error as exc:
+        raise database_error(exc, cache.path) from None
