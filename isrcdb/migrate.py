@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,7 +39,8 @@ def alembic_config(database: Path) -> Config:
     """An Alembic ``Config`` for ``database``, built in code (no ``alembic.ini`` needed)."""
     from alembic.config import Config
 
-    config = Config()
+    # Alembic otherwise binds the sys.stdout of the moment it was first imported, which may since have closed.
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(migrations_dir()))
     # ConfigParser interpolation: a literal % must be doubled.
     config.set_main_option("sqlalchemy.url", f"sqlite:///{database}".replace("%", "%%"))

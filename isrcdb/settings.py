@@ -30,7 +30,9 @@ ENV_VARS = {
     "ISRCDB_MAX_WAIT": "the longest wait for Spotify's rate limit before stopping (default 60s)",
     "ISRCDB_CONNECT_TIMEOUT": "seconds to wait for a connection to Spotify (default 5s)",
     "ISRCDB_READ_TIMEOUT": "seconds to wait for Spotify's answer (default 30s)",
-    "ISRCDB_CONCURRENCY": "requests in flight at once during sync (default 4)",
+    "ISRCDB_CONCURRENCY": "requests in flight at once during sync (default 8)",
+    "ISRCDB_RATE_LIMIT": "a ceiling on requests per ISRCDB_RATE_WINDOW, if you know your app's limit (default: learnt)",
+    "ISRCDB_RATE_WINDOW": "the length of Spotify's rolling rate-limit window (default 30s)",
     "ISRCDB_CACHE_DIR": "where the access token is cached (default: the user cache directory)",
 }
 
@@ -104,7 +106,9 @@ class Settings:
     max_wait: float = 60.0
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
-    concurrency: int = 4
+    concurrency: int = 8
+    rate_limit: int | None = None
+    rate_window: float = 30.0
     cache_dir: Path | None = None
     """Where the token is cached; ``None`` means the user cache directory (see :attr:`token_dir`)."""
 
@@ -172,6 +176,10 @@ class Settings:
             values["read_timeout"] = _seconds("ISRCDB_READ_TIMEOUT", rt)
         if (conc := get("ISRCDB_CONCURRENCY")) is not None:
             values["concurrency"] = check_concurrency(conc)
+        if (rate := get("ISRCDB_RATE_LIMIT")) is not None:
+            values["rate_limit"] = check_rate_limit(rate)
+        if (window := get("ISRCDB_RATE_WINDOW")) is not None:
+            values["rate_window"] = _seconds("ISRCDB_RATE_WINDOW", window)
         if (cache := get("ISRCDB_CACHE_DIR")) is not None:
             values["cache_dir"] = Path(cache).expanduser()
         given = {key: value for key, value in options.items() if value is not None}
@@ -186,6 +194,17 @@ def check_market(value: str) -> str:
     if len(market) != 2 or not market.isalpha() or not market.isascii():
         raise ConfigError(f"ISRCDB_MARKET must be a two-letter country code such as US or GB, not {value!r}")
     return market
+
+
+def check_rate_limit(value: str | int) -> int:
+    """A rate limit of at least 1 request per window, or :class:`ConfigError`."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"ISRCDB_RATE_LIMIT must be a whole number of requests, not {value!r}") from None
+    if number < 1:
+        raise ConfigError(f"ISRCDB_RATE_LIMIT must be at least 1, not {number}")
+    return number
 
 
 def check_concurrency(value: str | int) -> int:

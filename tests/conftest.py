@@ -18,25 +18,11 @@ import pytest
 from typer.testing import CliRunner
 
 from isrcdb.cli import app
+from isrcdb.settings import ENV_VARS
 from isrcdb.testing.spotify import SpotifyReplica
 
-CLEARED = (
-    "SPOTIFY_CLIENT_ID",
-    "SPOTIFY_CLIENT_SECRET",
-    "CLIENT_ID",
-    "CLIENT_SECRET",
-    "ISRCDB_DATABASE",
-    "ISRCDB_TTL",
-    "ISRCDB_NOT_FOUND_TTL",
-    "ISRCDB_SPOTIFY_API_URL",
-    "ISRCDB_SPOTIFY_TOKEN_URL",
-    "ISRCDB_MARKET",
-    "ISRCDB_MAX_WAIT",
-    "ISRCDB_CONNECT_TIMEOUT",
-    "ISRCDB_READ_TIMEOUT",
-    "ISRCDB_CONCURRENCY",
-    "ISRCDB_CACHE_DIR",
-)
+# Every variable isrcdb reads, so that none set on the machine reaches a test.
+CLEARED = (*ENV_VARS, "CLIENT_ID", "CLIENT_SECRET")
 
 
 @pytest.fixture

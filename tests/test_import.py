@@ -8,15 +8,11 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-import alembic.config  # noqa: F401 - see below
 import pytest
 
 from isrcdb import db
 from isrcdb.importer import MAX_LINE, import_file
 from tests.conftest import Cli, run_isrcdb
-
-# Alembic binds its Config's default stdout when first imported: imported here, it binds the real one, not a
-# CliRunner stream that is closed once the command that created a database returns.
 
 FEW, ONE, SYN = "USRC17607839", "GBUM71029604", "QZSYN2400001"
 REMOVED = "characters once hyphens and spaces are removed, not 12"

@@ -12,16 +12,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import alembic.config  # noqa: F401 - see below
 import pytest
 
 from isrcdb.errors import RateLimited
 from isrcdb.sync import GovernorStopped, RateGovernor
 from isrcdb.testing.spotify import Catalogue, SpotifyReplica
 from tests.conftest import Cli, run_isrcdb
-
-# Alembic binds its Config's default stdout when first imported: imported here, it binds the real one, not a
-# CliRunner stream that is closed once the command that created a database returns.
 
 FEW, ONE, MANY, NONE = "USRC17607839", "GBUM71029604", "FRZ039800212", "GBAAA0000001"
 

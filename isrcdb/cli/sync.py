@@ -220,7 +220,7 @@ def sync_codes(
             "-j",
             min=1,
             max=32,
-            help="Requests in flight at once (default: ISRCDB_CONCURRENCY, or 4).",
+            help="Requests in flight at once (default: ISRCDB_CONCURRENCY, or 8).",
             show_default=False,
         ),
     ] = None,
@@ -237,15 +237,19 @@ def sync_codes(
         typer.Option(
             "--rate",
             min=1,
-            envvar="ISRCDB_RATE_LIMIT",
-            help="Never send more than this many requests per --rate-window (if you know your app's limit).",
+            help="Never send more than this many requests per --rate-window, if you know your app's limit "
+            "(default: ISRCDB_RATE_LIMIT, or learnt from Spotify's first 429).",
             show_default=False,
         ),
     ] = None,
     rate_window: Annotated[
-        str,
-        typer.Option("--rate-window", envvar="ISRCDB_RATE_WINDOW", help="The length of Spotify's rolling window."),
-    ] = "30s",
+        str | None,
+        typer.Option(
+            "--rate-window",
+            help="The length of Spotify's rolling window (default: ISRCDB_RATE_WINDOW, or 30s).",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would be fetched, and how many requests, without fetching.")
     ] = False,
@@ -276,17 +280,22 @@ def sync_codes(
     older = parse_duration_option("--older-than", "0s" if all_codes else older_than)
     wait = parse_duration_option("--max-wait", max_wait)
     window = parse_duration_option("--rate-window", rate_window)
-    assert window is not None
-    if window.total_seconds() <= 0:
+    if window is not None and window.total_seconds() <= 0:
         raise UsageError("--rate-window must be more than 0 seconds")
-    config = settings(db, concurrency=concurrency, max_wait=wait.total_seconds() if wait is not None else None)
+    config = settings(
+        db,
+        concurrency=concurrency,
+        max_wait=wait.total_seconds() if wait is not None else None,
+        rate_limit=rate,
+        rate_window=window.total_seconds() if window is not None else None,
+    )
     options = SyncOptions(
         limit=limit,
         older_than=older,
         concurrency=config.concurrency,
         max_wait=config.max_wait,
-        rate_limit=rate,
-        rate_window=window.total_seconds(),
+        rate_limit=config.rate_limit,
+        rate_window=config.rate_window,
         dry_run=dry_run,
     )
     progress = _progress(sys.stderr.isatty() and not dry_run)
