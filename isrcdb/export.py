@@ -73,11 +73,7 @@ def iter_lookups(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
 
     convert = row_converter(LOOKUP_COLUMNS, booleans=BOOLEAN_COLUMNS, blobs=False)
     for row in conn.execute(_LOOKUPS_SQL):
-        record = convert(row)
-        if record["spotify_id"] is None:
-            # The view's artists is '[]' for a code without a canonical match; as in lookup's JSON, say null.
-            record["artists"] = None
-        yield record
+        yield convert(row)
 
 
 def iter_lookups_with_matches(conn: sqlite3.Connection) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
