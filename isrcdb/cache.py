@@ -233,12 +233,10 @@ class IsrcDB:
         except sqlite3.Error as exc:  # corrupt pages, a full disk, a lock held beyond the busy timeout
             raise db.database_error(exc, self.path) from None
         finally:
-            if run.cache_hits or run.requests or run.rate_limited:
+            counts = {"cache_hits": run.cache_hits, "spotify_requests": run.requests, "rate_limited": run.rate_limited}
+            if any(counts.values()):
                 try:
-                    store.add_counts(
-                        self.conn,
-                        {"cache_hits": run.cache_hits, "spotify_requests": run.requests, "rate_limited": run.rate_limited},
-                    )
+                    store.add_counts(self.conn, counts)
                 except sqlite3.Error as exc:
                     raise db.database_error(exc, self.path) from None
 

@@ -49,19 +49,99 @@ def connect(database: Path, *, create: bool = True) -> sqlite3.Connection:
     try:
         database.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DatabaseError(f"cannot create the directory {database.parent}: {exc.strerror}") from None
+        blocker = next((parent for parent in database.parents if parent.exists() and not parent.is_dir()), None)
+        reason = f"{blocker} is a file, not a directory" if blocker is not None else exc.strerror
+        raise DatabaseError(f"cannot create the directory {database.parent}: {reason}") from None
     if database.is_dir():
         raise DatabaseError(f"{database} is a directory, not a database file")
     try:
-        conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-        _configure(conn)
-        if migrate.check_revision(migrate.current_revision(conn), database):
-            migrate.upgrade(database)
+        conn = _open(database)
+        revision = migrate.current_revision(conn)
+        if migrate.check_revision(revision, database):
+            if revision is None:
+                _refuse_foreign(conn, database)
+                conn.close()
+                _create(database)
+                conn = _open(database)
+            else:
+                _upgrade(database)
         elif conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode=WAL")
     except sqlite3.Error as exc:
         raise database_error(exc, database) from None
+    except OSError as exc:
+        raise DatabaseError(f"cannot create or upgrade the database {database}: {exc.strerror or exc}") from None
     return conn
+
+
+def _open(database: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    _configure(conn)
+    return conn
+
+
+def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
+    """The tables of a database without a schema revision (none: a new, zero-length or never-migrated file)."""
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'alembic_version' "
+        "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    )
+    return [row[0] for row in rows]
+
+
+def _is_empty(conn: sqlite3.Connection) -> bool:
+    return not _foreign_tables(conn)
+
+
+def _refuse_foreign(conn: sqlite3.Connection, database: Path) -> None:
+    """Refuse an SQLite database that has tables but no isrcdb schema revision: it is someone else's (or was
+    left half-made by an older isrcdb), and isrcdb must neither add its tables to it nor guess."""
+    tables = _foreign_tables(conn)
+    if tables:
+        listed = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise DatabaseError(
+            f"{database} is not an isrcdb database: it has tables ({listed}) but no isrcdb schema revision. "
+            "Move it aside or choose another with --db."
+        )
+
+
+def _upgrade(database: Path) -> None:
+    try:
+        migrate.upgrade(database)
+    except Exception as exc:
+        # SQLAlchemy and Alembic errors (imported lazily, so named by module): a schema isrcdb cannot upgrade.
+        if not type(exc).__module__.startswith(("sqlalchemy", "alembic")):
+            raise
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise DatabaseError(
+            f"cannot upgrade the database {database}: {detail}. Move it aside or choose another with --db."
+        ) from None
+
+
+def _create(database: Path) -> None:
+    """Create a new database atomically: migrate a temporary file beside it, then copy it in, in one transaction.
+
+    Python's sqlite3 driver commits each ``CREATE TABLE`` of a migration on its own, so a process killed while
+    migrating a new file in place would leave a half-made schema that no later run can upgrade. Built aside, a
+    killed creation leaves the database empty (the copy is one SQLite transaction, rolled back if cut short) and,
+    at most, the temporary file, which the next attempt replaces.
+    """
+    temporary = database.with_name(f".{database.name}.creating")
+    leftovers = [Path(f"{temporary}{suffix}") for suffix in ("", "-wal", "-shm", "-journal", ".migrate-lock")]
+    with migrate._migration_lock(database), contextlib.closing(_open(database)) as target:
+        if not _is_empty(target):  # another process created it while this one waited
+            return
+        try:
+            for path in leftovers:
+                path.unlink(missing_ok=True)
+            _upgrade(temporary)
+            with contextlib.closing(sqlite3.connect(temporary)) as source:
+                source.backup(target)
+            target.execute("PRAGMA journal_mode=WAL")
+        finally:
+            for path in leftovers:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def connect_readonly(database: Path) -> sqlite3.Connection:
@@ -74,7 +154,10 @@ def connect_readonly(database: Path) -> sqlite3.Connection:
         )
         _configure(conn)
         conn.execute("PRAGMA query_only=ON")
-        migrate.check_revision(migrate.current_revision(conn), database)
+        revision = migrate.current_revision(conn)
+        migrate.check_revision(revision, database)
+        if revision is None:
+            _refuse_foreign(conn, database)
     except sqlite3.Error as exc:
         raise database_error(exc, database) from None
     return conn

@@ -62,12 +62,32 @@ class SearchPage:
     next: str | None
 
 
+def _storable(text: str) -> str:
+    """``text`` with lone surrogates (JSON's ``"\\ud800"`` decodes to one; SQLite text cannot hold it) as U+FFFD."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
+    return text
+
+
 def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return _storable(value) if isinstance(value, str) else None
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """An integer SQLite can store (64-bit); anything else is treated as missing."""
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return value
+    return None
+
+
+def _raw_json(obj: Any) -> str:
+    """Spotify's object as compact JSON text, exactly; lone surrogates, if any, written as ``\\u`` escapes."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return text if _storable(text) is text else json.dumps(obj, separators=(",", ":"))
 
 
 def _bool(value: Any) -> bool | None:
@@ -137,7 +157,7 @@ def parse_track(obj: Any) -> Track | None:
         duration_ms=_int(obj.get("duration_ms")),
         explicit=_bool(obj.get("explicit")),
         spotify_url=_url(obj),
-        raw_json=json.dumps(obj, ensure_ascii=False, separators=(",", ":")),
+        raw_json=_raw_json(obj),
     )
 
 

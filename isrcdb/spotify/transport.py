@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +32,9 @@ log = logging.getLogger("isrcdb.spotify")
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 DEFAULT_ATTEMPTS = 4
 MAX_BACKOFF = 8.0
+MAX_RETRY_AFTER = 366 * 86400.0
+"""The longest ``Retry-After`` believed, in seconds: an absurd one is read as this, so the time to come back stays a
+date that can be computed and stored."""
 
 
 def should_retry(status: int | None, attempt: int, max_attempts: int = DEFAULT_ATTEMPTS) -> bool:
@@ -51,15 +55,16 @@ def retry_after_seconds(value: str | None, now: float | None = None, default: fl
     if value is None or not value.strip():
         return default
     try:
-        return max(0.0, float(value.strip()))
+        seconds = float(value.strip())
     except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return default
+        seconds = moment.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
         return default
-    reference = time.time() if now is None else now
-    return max(0.0, moment.timestamp() - reference)
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def error_message(payload: Any) -> tuple[str | None, str | None]:
@@ -126,6 +131,7 @@ class Transport:
         while True:
             attempt += 1
             status: int | None = None
+            cut_short = False
             try:
                 started = time.monotonic()
                 self.requests_made += 1
@@ -134,10 +140,17 @@ class Transport:
                 )
                 status = raw.status_code
                 log.debug("%s %s -> %s in %.0f ms", method, raw.url, status, (time.monotonic() - started) * 1000)
+            except requests.ConnectTimeout:
+                failure = f"cannot connect to Spotify at {url} within {self.timeout[0]:g} s"
             except requests.Timeout:
                 failure = f"Spotify did not answer within {self.timeout[1]:g} s ({url})"
             except requests.ConnectionError as exc:
                 failure = f"cannot connect to Spotify at {url}: {_reason(exc)}"
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+                # The connection broke in the middle of the answer: retried like a dropped connection, but if it
+                # keeps happening it is this request's problem (BadResponse, per code), not a network outage.
+                cut_short = True
+                failure = f"Spotify's answer was cut short ({url}): {_reason(exc)}"
             except requests.RequestException as exc:
                 raise SpotifyError(f"request to {url} failed: {_reason(exc)}") from None
             else:
@@ -150,13 +163,15 @@ class Transport:
                 if status not in RETRY_STATUSES:
                     try:
                         payload = raw.json()
-                    except (json.JSONDecodeError, ValueError):
+                    except (json.JSONDecodeError, ValueError, RecursionError):  # RecursionError: absurdly nested
                         if status == 200:
                             raise BadResponse(f"Spotify sent unreadable JSON ({url})", status=status) from None
                         payload = None
                     return Response(status, payload, raw.headers)
                 failure = f"Spotify answered {status} ({url})"
             if not should_retry(status, attempt, self.max_attempts):
+                if cut_short:
+                    raise BadResponse(f"{failure}; gave up after {attempt} attempts")
                 raise TransientError(f"{failure}; gave up after {attempt} attempts", status=status)
             delay = backoff_delay(attempt, self.jitter)
             log.info("%s; retrying in %.2f s", failure, delay)
@@ -166,7 +181,7 @@ class Transport:
 def _json_or_none(raw: requests.Response) -> Any:
     try:
         return raw.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
