@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from isrcdb import db, store
 from isrcdb.clock import Clock, format_duration, from_text, to_text, utcnow
@@ -40,9 +40,8 @@ BATCH = 500
 MAX_CONSECUTIVE_FAILURES = 3
 
 
-@dataclass(frozen=True)
-class LookupResult:
-    """The answer for one distinct input code."""
+class LookupResult(NamedTuple):
+    """The answer for one distinct input code (an immutable named tuple)."""
 
     isrc: str
     status: str
@@ -59,6 +58,8 @@ class LookupResult:
     """Every match, canonical first (filled when asked for all matches)."""
     error: str | None = None
     stale: bool = False
+    json: str | None = None
+    """For a fresh cache hit asked with ``as_json``: :meth:`to_dict` already encoded as JSON (by SQLite)."""
 
     @property
     def fetched_at(self) -> datetime | None:
@@ -70,18 +71,25 @@ class LookupResult:
 
     def to_dict(self, *, all_matches: bool = False) -> dict[str, Any]:
         """The JSON shape of a result (see the README): flat keys, the canonical match's fields inline."""
-        track = self.canonical.to_dict() if self.canonical else dict.fromkeys(store.TRACK_FIELDS)
-        data: dict[str, Any] = {
-            "isrc": self.isrc,
-            "status": self.status,
-            "source": self.source,
-            "stale": self.stale,
-            "fetched_at": self.fetched,
-            "expires_at": self.expires,
-            "match_count": self.match_count,
-            **track,
-            "error": self.error,
-        }
+        # One dict literal per branch: this runs once per code of a 100,000-code lookup.
+        track = self.canonical
+        if track is None:
+            data: dict[str, Any] = {
+                "isrc": self.isrc, "status": self.status, "source": self.source, "stale": self.stale,
+                "fetched_at": self.fetched, "expires_at": self.expires, "match_count": self.match_count,
+                "spotify_id": None, "name": None, "artists": None, "album": None, "album_type": None,
+                "release_date": None, "duration_ms": None, "explicit": None, "spotify_url": None,
+                "error": self.error,
+            }  # fmt: skip
+        else:
+            data = {
+                "isrc": self.isrc, "status": self.status, "source": self.source, "stale": self.stale,
+                "fetched_at": self.fetched, "expires_at": self.expires, "match_count": self.match_count,
+                "spotify_id": track.spotify_id, "name": track.name, "artists": list(track.artists),
+                "album": track.album, "album_type": track.album_type, "release_date": track.release_date,
+                "duration_ms": track.duration_ms, "explicit": track.explicit, "spotify_url": track.spotify_url,
+                "error": self.error,
+            }  # fmt: skip
         if all_matches:
             data["matches"] = [match.to_dict() for match in self.matches]
         return data
@@ -200,8 +208,12 @@ class IsrcDB:
         ttl: timedelta | None = None,
         all_matches: bool = False,
         state: RunState | None = None,
+        as_json: bool = False,
     ) -> Iterator[LookupResult]:
         """One result per distinct code, in input order, streamed in batches.
+
+        ``as_json`` fills :attr:`LookupResult.json` of fresh cache hits (without ``all_matches``), for writers that
+        stream JSON.
 
         A fresh cached entry is answered from the database. A stale or missing one is searched on Spotify (unless
         ``offline``); if Spotify fails, a stale entry is still answered (``stale=True``, ``error`` says why).
@@ -226,10 +238,10 @@ class IsrcDB:
                 seen.add(code)
                 batch.append((code, reason))
                 if len(batch) >= BATCH:
-                    yield from self._lookup_batch(batch, refresh, offline, ttl, all_matches, run)
+                    yield from self._lookup_batch(batch, refresh, offline, ttl, all_matches, run, as_json)
                     batch = []
             if batch:
-                yield from self._lookup_batch(batch, refresh, offline, ttl, all_matches, run)
+                yield from self._lookup_batch(batch, refresh, offline, ttl, all_matches, run, as_json)
         except sqlite3.Error as exc:  # corrupt pages, a full disk, a lock held beyond the busy timeout
             raise db.database_error(exc, self.path) from None
         finally:
@@ -248,9 +260,10 @@ class IsrcDB:
         ttl: timedelta | None,
         all_matches: bool,
         run: RunState,
+        as_json: bool = False,
     ) -> Iterator[LookupResult]:
         valid = [code for code, reason in batch if reason is None]
-        entries = store.get_entries(self.conn, valid) if valid else {}
+        entries = store.get_entries(self.conn, valid, as_json=as_json and not all_matches) if valid else {}
         matches = store.get_matches(self.conn, valid) if all_matches and entries else {}
         is_fresh = freshness(self.clock(), ttl)
         for code, reason in batch:
@@ -406,18 +419,11 @@ def freshness(now: datetime, ttl: timedelta | None = None) -> Callable[[Entry], 
 
 def cached_result(entry: Entry, matches: Iterable[Match], *, stale: bool, error: str | None = None) -> LookupResult:
     status = entry.status if entry.status in ("found", "not_found") else "error"
+    answer = entry.json if not stale and error is None and status == entry.status else None
     return LookupResult(
-        isrc=entry.isrc,
-        status=status,
-        source="cache",
-        fetched=entry.fetched_at,
-        expires=entry.expires_at,
-        match_count=entry.match_count,
-        canonical=entry.canonical,
-        matches=tuple(matches),
-        error=error,
-        stale=stale,
-    )
+        entry.isrc, status, "cache", entry.fetched_at, entry.expires_at, entry.match_count, entry.canonical,
+        tuple(matches), error, stale, answer,
+    )  # fmt: skip
 
 
 def fallback(code: str, entry: Entry | None, matches: Iterable[Match], message: str) -> LookupResult:

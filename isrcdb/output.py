@@ -40,7 +40,18 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+class RawJSON(str):
+    """A row already encoded as JSON (by SQLite, for cached answers), written as it is by the JSON formats."""
+
+    __slots__ = ()
+
+
+# Compact separators: the same text SQLite's json_object() writes, so pre-encoded and encoded rows look alike.
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _encode(row: dict[str, Any]) -> str:
+    return row if isinstance(row, RawJSON) else _encoder(row)
 
 
 def json_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:

@@ -6,16 +6,19 @@ and people using SQL see the same columns. Every write of one ISRC's result is o
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from isrcdb.clock import to_text
 from isrcdb.db import transaction
-from isrcdb.spotify.parse import Album, Artist, Track
+
+if TYPE_CHECKING:
+    from isrcdb.spotify.parse import Album, Artist, Track
 
 CHUNK = 500  # bound parameters per IN (...) query; SQLite allows 32766, smaller keeps each query cheap
 
@@ -32,9 +35,12 @@ TRACK_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class Match:
-    """One Spotify track an ISRC matched."""
+class Match(NamedTuple):
+    """One Spotify track an ISRC matched.
+
+    Named tuples rather than dataclasses: streaming 100,000 cached answers builds one of these per code, and a
+    tuple is several times cheaper to build than a frozen dataclass.
+    """
 
     spotify_id: str
     name: str
@@ -47,21 +53,12 @@ class Match:
     spotify_url: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "spotify_id": self.spotify_id,
-            "name": self.name,
-            "artists": list(self.artists),
-            "album": self.album,
-            "album_type": self.album_type,
-            "release_date": self.release_date,
-            "duration_ms": self.duration_ms,
-            "explicit": self.explicit,
-            "spotify_url": self.spotify_url,
-        }
+        data: dict[str, Any] = dict(zip(TRACK_FIELDS, self, strict=True))
+        data["artists"] = list(self.artists)
+        return data
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """What the cache holds for one ISRC."""
 
     isrc: str
@@ -72,6 +69,15 @@ class Entry:
     match_count: int
     canonical: Match | None
     last_error: str | None
+    json: str | None = None
+    """With ``get_entries(..., as_json=True)``: the answer a fresh cache hit gives, as JSON built by SQLite (the
+    same object as ``LookupResult.to_dict()``; a test keeps the two equal)."""
+
+
+@functools.lru_cache(maxsize=65536)
+def _artists(text: str) -> tuple[str, ...]:
+    """A JSON array of names, decoded once per distinct value (a catalogue repeats its artists a lot)."""
+    return tuple(json.loads(text))
 
 
 def _match(row: Sequence[Any], start: int) -> Match | None:
@@ -82,7 +88,7 @@ def _match(row: Sequence[Any], start: int) -> Match | None:
     return Match(
         spotify_id=spotify_id,
         name=row[start + 1],
-        artists=tuple(json.loads(row[start + 2])) if row[start + 2] else (),
+        artists=_artists(row[start + 2]) if row[start + 2] else (),
         album=row[start + 3],
         album_type=row[start + 4],
         release_date=row[start + 5],
@@ -100,26 +106,34 @@ def _chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-def get_entries(conn: sqlite3.Connection, codes: Sequence[str]) -> dict[str, Entry]:
-    """The stored entries among ``codes`` (codes not stored are absent)."""
+# A fresh cache hit as LookupResult.to_dict() gives it, built by SQLite: streaming a large lookup as JSON then
+# costs no Python object per code. Keys in the same order; booleans as JSON booleans.
+_ANSWER_JSON = """json_object('isrc', isrc, 'status', status, 'source', 'cache', 'stale', json('false'),
+    'fetched_at', fetched_at, 'expires_at', expires_at, 'match_count', match_count, 'spotify_id', spotify_id,
+    'name', name, 'artists', json(artists), 'album', album, 'album_type', album_type, 'release_date', release_date,
+    'duration_ms', duration_ms, 'explicit', CASE explicit WHEN 1 THEN json('true') WHEN 0 THEN json('false') END,
+    'spotify_url', spotify_url, 'error', NULL)"""
+
+
+def get_entries(conn: sqlite3.Connection, codes: Sequence[str], *, as_json: bool = False) -> dict[str, Entry]:
+    """The stored entries among ``codes`` (codes not stored are absent); ``as_json`` also fills ``Entry.json``."""
     found: dict[str, Entry] = {}
+    answer = _ANSWER_JSON if as_json else "NULL"
     for chunk in _chunks(codes):
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(
-            f"SELECT isrc, status, fetched_at, expires_at, match_count, last_error, {_TRACK_SELECT} "
+            f"SELECT isrc, status, fetched_at, expires_at, match_count, last_error, {_TRACK_SELECT}, {answer} "
             f"FROM lookups WHERE isrc IN ({marks})",
             tuple(chunk),
         )
+        # Positional construction and tuple unpacking: this loop runs once per code of a 100,000-code lookup.
         for row in rows:
-            found[row[0]] = Entry(
-                isrc=row[0],
-                status=row[1],
-                fetched_at=row[2],
-                expires_at=row[3],
-                match_count=row[4],
-                last_error=row[5],
-                canonical=_match(row, 6),
-            )
+            canonical = None
+            if row[6] is not None:
+                sid, name, artists, album, kind, date, ms, explicit, url = row[6:15]
+                flag = None if explicit is None else explicit == 1
+                canonical = Match(sid, name, _artists(artists) if artists else (), album, kind, date, ms, flag, url)
+            found[row[0]] = Entry(row[0], row[1], row[2], row[3], row[4], canonical, row[5], row[15])
     return found
 
 

@@ -348,3 +348,28 @@ def test_python_api_uses_an_injected_clock_for_freshness(spotify: SpotifyReplica
         assert cache.lookup([FEW])[0].source == "spotify"
     assert spotify.search_count(FEW) == 2
     assert os.path.exists(workdir / "api.sqlite3")
+
+
+def test_answers_encoded_by_sqlite_equal_the_python_encoding(spotify: SpotifyReplica, workdir: Path) -> None:
+    """Fresh hits streamed as JSON are encoded by SQLite; they must be exactly what to_dict() gives."""
+    codes = [FEW, MANY, NONE, STRAY, LOWER, "JPK651500123", "QZJ842400387", "GBUM71029604", "QZSYN2400007"]
+    settings = Settings.load(spotify.env() | {"ISRCDB_DATABASE": str(workdir / "json.sqlite3")})
+    with IsrcDB(settings=settings) as cache:
+        assert all(result.json is None for result in cache.lookup(codes, as_json=True))  # fetched, not cached
+        results = cache.lookup(codes, as_json=True)
+    assert [r.source for r in results] == ["cache"] * len(codes)
+    for result in results:
+        assert result.json is not None
+        assert json.loads(result.json) == result.to_dict()
+        assert list(json.loads(result.json)) == list(result.to_dict())  # same keys, same order
+    assert any(r.canonical and r.canonical.explicit for r in results)
+    assert any(r.canonical and not r.canonical.name.isascii() for r in results)
+
+
+def test_jsonl_of_hits_and_misses_has_one_shape(cli: Cli, spotify: SpotifyReplica) -> None:
+    miss = cli("lookup", FEW, NONE, "--format", "jsonl").stdout.splitlines()
+    hit = cli("lookup", FEW, NONE, "--format", "jsonl").stdout.splitlines()
+    for fetched, cached in zip(miss, hit, strict=True):
+        assert list(json.loads(fetched)) == list(json.loads(cached))
+        assert {**json.loads(fetched), "source": "cache"} == json.loads(cached)
+        assert ", " not in fetched and ", " not in cached  # both compact

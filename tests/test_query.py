@@ -90,8 +90,8 @@ TWO_ROWS = f"SELECT isrc, match_count FROM lookups WHERE isrc IN ('{FEW}', '{NON
     [
         ("csv", f"isrc,match_count\n{NONE},0\n{FEW},3\n"),
         ("tsv", f"isrc\tmatch_count\n{NONE}\t0\n{FEW}\t3\n"),
-        ("jsonl", f'{{"isrc": "{NONE}", "match_count": 0}}\n{{"isrc": "{FEW}", "match_count": 3}}\n'),
-        ("json", f'[\n  {{"isrc": "{NONE}", "match_count": 0}},\n  {{"isrc": "{FEW}", "match_count": 3}}\n]\n'),
+        ("jsonl", f'{{"isrc":"{NONE}","match_count":0}}\n{{"isrc":"{FEW}","match_count":3}}\n'),
+        ("json", f'[\n  {{"isrc":"{NONE}","match_count":0}},\n  {{"isrc":"{FEW}","match_count":3}}\n]\n'),
     ],
 )
 def test_rows_are_written_in_each_format(cli: Cli, cache: Path, fmt: str, expected: str) -> None:

@@ -23,7 +23,7 @@ from isrcdb.cli.common import (
     settings,
 )
 from isrcdb.errors import UsageError
-from isrcdb.output import Format, write_rows
+from isrcdb.output import Format, RawJSON, write_rows
 
 
 def read_codes(codes: list[str] | None, file: str | None) -> Iterator[str]:
@@ -137,6 +137,9 @@ def lookup(
                 notes.append(f"{result.isrc}: answered from the cache (stale): {result.error}")
             elif result.status == "error" and result.error != run.halted:
                 notes.append(f"{result.isrc}: {result.error}")
+            if result.json is not None:
+                yield RawJSON(result.json)  # type: ignore[misc]  # a fresh hit, already encoded by SQLite
+                continue
             row = result.to_dict(all_matches=all_matches)
             if flat:
                 yield from flatten_matches(row)
@@ -158,6 +161,7 @@ def lookup(
             ttl=ttl_value,
             all_matches=all_matches,
             state=run,
+            as_json=fmt in (Format.json, Format.jsonl),
         )
         write_rows(rows(results), fmt, sys.stdout, columns)
     for note in notes:
