@@ -10,70 +10,60 @@
    window is shortened (10 s instead of 30 s) and the sync is told the same (``ISRCDB_RATE_WINDOW``), so a run of
    several windows fits in a minute; the pacing logic only sees the ratio.
 
-``run(quick)`` returns measurement rows (name, value, unit, baseline, target, passed); ``python
-benchmarks/bench_sync.py [--quick]`` prints them.
+Run alone with ``python benchmarks/bench_sync.py [--quick | --tiny]``, or through ``benchmarks/run.py``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import Result, Run, Size, child_env, run_isrcdb, suite_main, synthetic_codes
+
 from isrcdb.testing.spotify import SpotifyReplica
 
-LATENCY = 0.05
-CONCURRENCY = 16
-RATE_LIMIT = 300
-RATE_WINDOW = 10.0
+SYNTHETIC = 2_600_000  # the replica's synthetic catalogue: QZSYN2600000 and on
 
 
-def _codes(start: int, count: int) -> list[str]:
-    return [f"QZSYN26{number:05d}" for number in range(start, start + count)]
+@dataclass(frozen=True)
+class Sizes:
+    codes: int  # codes synced without a rate limit
+    serial_codes: int  # codes of the serial loop it is compared with
+    latency: float  # seconds the replica adds to every request, for both
+    concurrency: int
+    limit: int  # R, requests per rate-limit window, for the pacing run
+    window: float  # the window's seconds
+    windows: int  # the pacing run syncs R codes a window for this many windows
+    paced_latency: float
+    paced_concurrency: int
 
 
-def _isrcdb(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "isrcdb", *args],
-        env={**os.environ, **env},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def _environment(replica: SpotifyReplica, workdir: Path, **extra: str) -> dict[str, str]:
-    return {
-        **replica.env(),
-        "ISRCDB_DATABASE": str(workdir / "bench.sqlite3"),
-        "XDG_CACHE_HOME": str(workdir / "cache"),
-        "ISRCDB_CACHE_DIR": str(workdir / "cache"),
-        **extra,
-    }
+SIZES: dict[Size, Sizes] = {
+    "full": Sizes(2000, 200, 0.05, 16, limit=300, window=10.0, windows=5, paced_latency=0.05, paced_concurrency=8),
+    # Quick: a 2 s window and 20 ms latency, so that enough requests (the first 429s are about one per worker in
+    # flight when the limit is first met) fit in a few seconds.
+    "quick": Sizes(400, 40, 0.05, 16, limit=200, window=2.0, windows=5, paced_latency=0.02, paced_concurrency=4),
+    "tiny": Sizes(20, 4, 0.05, 16, limit=20, window=1.0, windows=2, paced_latency=0.0, paced_concurrency=2),
+}
 
 
 def _import(codes: list[str], env: dict[str, str]) -> None:
-    result = _isrcdb("import", "-", env=env, stdin="\n".join(codes) + "\n")
-    if result.returncode != 0:
-        raise RuntimeError(f"import failed: {result.stderr}")
+    run_isrcdb(["import", "-"], env=env, stdin=("\n".join(codes) + "\n").encode()).check()
 
 
-def _sync(env: dict[str, str], *args: str) -> tuple[dict[str, Any], float]:
-    started = time.perf_counter()
-    result = _isrcdb("sync", "--format", "json", *args, env=env)
-    wall = time.perf_counter() - started
-    if not result.stdout.strip():
-        raise RuntimeError(f"sync failed ({result.returncode}): {result.stderr}")
-    return json.loads(result.stdout), wall
+def _sync(env: dict[str, str], concurrency: int) -> tuple[dict[str, Any], Run]:
+    """The sync's JSON summary and its run; exit status 3 (stopped by the rate limit) shows in the summary."""
+    run = run_isrcdb(["sync", "--format", "json", "--concurrency", str(concurrency)], env=env, capture=True)
+    return json.loads(run.check(0, 3).stdout), run
 
 
 def serial_loop(replica: SpotifyReplica, codes: list[str]) -> float:
@@ -86,9 +76,10 @@ def serial_loop(replica: SpotifyReplica, codes: list[str]) -> float:
     ).json()["access_token"]
     started = time.perf_counter()
     for code in codes:
+        params: dict[str, str | int] = {"q": f"isrc:{code}", "type": "track", "limit": 10}
         response = requests.get(
             f"{replica.api_url}/search",
-            params={"q": f"isrc:{code}", "type": "track", "limit": 10},
+            params=params,
             headers={"Authorization": f"Bearer {token}"},
             timeout=10,
         )
@@ -96,88 +87,76 @@ def serial_loop(replica: SpotifyReplica, codes: list[str]) -> float:
     return len(codes) / (time.perf_counter() - started)
 
 
-def throughput(quick: bool) -> list[dict[str, Any]]:
-    """Sync without a rate limit versus the serial loop, both against a replica adding 50 ms per request."""
-    count, serial_count = (400, 40) if quick else (2000, 200)
-    with tempfile.TemporaryDirectory() as tmp, SpotifyReplica(latency=LATENCY) as replica:
-        env = _environment(replica, Path(tmp))
-        _import(_codes(0, count), env)
-        serial = serial_loop(replica, _codes(50000, serial_count))
-        replica.reset_stats()
-        summary, wall = _sync(env, "--concurrency", str(CONCURRENCY))
-        stats = replica.stats()
+def throughput(sizes: Sizes) -> Result:
+    """Sync without a rate limit versus the serial loop, both against a replica adding latency to each request."""
+    count, latency_ms = sizes.codes, sizes.latency * 1000
+    with tempfile.TemporaryDirectory(prefix="isrcdb-bench-sync-") as tmp, SpotifyReplica(latency=sizes.latency) as r:
+        work = Path(tmp)
+        env = child_env(work, work / "sync.sqlite3", **r.env())
+        _import(synthetic_codes(count, start=SYNTHETIC), env)
+        serial = serial_loop(r, synthetic_codes(sizes.serial_codes, start=SYNTHETIC + 50_000))
+        r.reset_stats()
+        summary, run = _sync(env, sizes.concurrency)
+        stats = r.stats()
     rate = summary["resolved"] / summary["elapsed_s"]  # the run itself: interpreter start-up is not sync's speed
     duplicates = sum(n - 1 for n in stats["searches_by_isrc"].values() if n > 1)
-    return [
-        {
-            "name": f"sync {count} codes, 50 ms latency, concurrency {CONCURRENCY}",
-            "value": round(rate, 1),
-            "unit": f"codes/s ({summary['resolved'] / wall:.1f}/s counting the process start-up)",
-            "baseline": round(serial, 1),
-            "target": ">= 8x the serial requests.get loop",
-            "passed": rate >= 8 * serial and summary["resolved"] == count and duplicates == 0,
-        },
-        {
-            "name": "speed-up over the serial loop",
-            "value": round(rate / serial, 2),
-            "unit": "x",
-            "baseline": 1.0,
-            "target": ">= 8",
-            "passed": rate / serial >= 8,
-        },
-    ]
+    return Result(
+        f"sync {count:,} codes, {latency_ms:g} ms latency, concurrency {sizes.concurrency}",
+        rate,
+        "codes/s",
+        baseline=serial,
+        baseline_name="serial requests.get loop",
+        target=">= 8x the serial loop",
+        passed=rate >= 8 * serial and summary["resolved"] == count and duplicates == 0,
+        note=f"{summary['resolved'] / run.seconds:.1f}/s counting the process start-up; "
+        f"{summary['resolved']:,} resolved, {duplicates} searched twice",
+    )
 
 
-def pacing(quick: bool) -> list[dict[str, Any]]:
+def pacing(sizes: Sizes) -> list[Result]:
     """Sync under a rolling-window limit of R requests: share of R achieved and 429s met."""
-    # Quick: a 2 s window and 20 ms latency, so that enough requests (the first 429s are about one per worker in
-    # flight when the limit is first met) fit in a few seconds.
-    limit, window, latency, concurrency = (200, 2.0, 0.02, 4) if quick else (RATE_LIMIT, RATE_WINDOW, LATENCY, 8)
-    windows = 5
-    count = limit * windows
+    limit, window, latency = sizes.limit, sizes.window, sizes.paced_latency
+    count = limit * sizes.windows
     with (
-        tempfile.TemporaryDirectory() as tmp,
+        tempfile.TemporaryDirectory(prefix="isrcdb-bench-sync-") as tmp,
         SpotifyReplica(latency=latency, rate_limit=limit, rate_window=window) as replica,
     ):
-        env = _environment(replica, Path(tmp), ISRCDB_RATE_WINDOW=f"{window:g}s")
-        _import(_codes(0, count), env)
+        work = Path(tmp)
+        env = child_env(work, work / "paced.sqlite3", **replica.env(), ISRCDB_RATE_WINDOW=f"{window:g}s")
+        _import(synthetic_codes(count, start=SYNTHETIC), env)
         replica.reset_stats()
-        summary, _ = _sync(env, "--concurrency", str(concurrency))
+        summary, _ = _sync(env, sizes.paced_concurrency)
         stats = replica.stats()
     admitted = stats["statuses"].get("200", 0)
     refused = stats["statuses"].get("429", 0)
     searches = stats["requests"].get("search", 0)
-    per_window = admitted / (summary["elapsed_s"] / window)
-    fraction = per_window / limit
+    fraction = admitted / (summary["elapsed_s"] / window) / limit
     share_429 = 100.0 * refused / max(searches, 1)
     return [
-        {
-            "name": f"rate-limited sync: R={limit} per {window:g} s, {count} codes, {latency * 1000:g} ms latency, "
-            f"concurrency {concurrency}",
-            "value": round(fraction, 3),
-            "unit": "fraction of R achieved",
-            "baseline": limit,
-            "target": ">= 0.90",
-            "passed": fraction >= 0.9 and summary["resolved"] == count,
-        },
-        {
-            "name": "rate-limited sync: requests answered 429",
-            "value": round(share_429, 2),
-            "unit": f"% of {searches} requests ({refused} answered 429)",
-            "baseline": 0,
-            "target": "< 1 %",
-            "passed": share_429 < 1.0,
-        },
+        Result(
+            f"rate-limited sync: R={limit} per {window:g} s, {count:,} codes, {latency * 1000:g} ms latency, "
+            f"concurrency {sizes.paced_concurrency}",
+            fraction,
+            "of R",
+            target=">= 0.90",
+            passed=fraction >= 0.9 and summary["resolved"] == count,
+            note=f"{summary['resolved']:,} resolved",
+        ),
+        Result(
+            "rate-limited sync: requests answered 429",
+            share_429,
+            "%",
+            target="< 1 %",
+            passed=share_429 < 1.0,
+            note=f"{refused} of {searches:,} requests",
+        ),
     ]
 
 
-def run(quick: bool) -> list[dict[str, Any]]:
-    """Every measurement of this benchmark, as rows (name, value, unit, baseline, target, passed)."""
-    return throughput(quick) + pacing(quick)
+def run(size: Size = "full") -> list[Result]:
+    """Every sync measurement, at ``size``."""
+    return [throughput(SIZES[size]), *pacing(SIZES[size])]
 
 
 if __name__ == "__main__":
-    for row in run(quick="--quick" in sys.argv[1:]):
-        mark = "PASS" if row["passed"] else "FAIL"
-        print(f"{mark}  {row['name']}: {row['value']} {row['unit']}")
-        print(f"      baseline {row['baseline']}, target {row['target']}")
+    raise SystemExit(suite_main(run, __doc__))

@@ -1,12 +1,13 @@
 """Run every isrcdb benchmark and print one table; write it to benchmarks/RESULTS.md.
 
-    python benchmarks/run.py            # full sizes (a few minutes)
-    python benchmarks/run.py --quick    # small sizes (under a minute)
+    python benchmarks/run.py            # full sizes (several minutes; run it on an idle machine)
+    python benchmarks/run.py --quick    # small sizes (about a minute)
     python benchmarks/run.py --only lookup,sync
+    python benchmarks/run.py --tiny --output /tmp/smoke.md   # smallest sizes: checks that it all runs
 
 Each measurement runs several times against its own temporary databases and an in-process local Spotify replica;
 the table gives the median (min-max), the baseline measured in the same run, the ratio, and the target.
-Not part of the test suite (tests/test_benchmarks.py only checks that the quick mode runs).
+Not part of the test suite (tests/test_benchmarks.py only checks that every suite runs at the tiny size).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import os
 import platform
 import sys
 import time
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import Result  # noqa: E402
+from common import Result, Size, add_size_options  # noqa: E402
 
 SUITES = ("lookup", "import", "sync", "export")
 
@@ -63,35 +65,56 @@ def machine() -> str:
     )
 
 
+def run_suites(names: list[str], size: Size) -> list[Result]:
+    """The rows of the named suites (``lookup``, ``import``, ...), run one after the other at ``size``."""
+    results: list[Result] = []
+    for name in names:
+        rows = importlib.import_module(f"bench_{name}").run(size)
+        wrong = [row for row in rows if not isinstance(row, Result)]
+        if wrong:
+            raise TypeError(f"bench_{name}.run returned rows that are not Result: {wrong!r}")
+        results.extend(rows)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Exit status 0, or 1 if a suite failed to run (a target not met is in the table, not the status)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small sizes, fewer runs (under a minute)")
+    add_size_options(parser)
     parser.add_argument("--only", default=",".join(SUITES), help=f"comma-separated suites of {', '.join(SUITES)}")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md", help="where to write the Markdown table")
     args = parser.parse_args(argv)
+    size: Size = args.size or "full"
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(chosen) - set(SUITES)
     if unknown:
         parser.error(f"unknown suites: {', '.join(sorted(unknown))}")
     results: list[Result] = []
+    failed: list[str] = []
     started = time.monotonic()
     for name in chosen:
         print(f"running {name} benchmarks...", file=sys.stderr, flush=True)
-        module = importlib.import_module(f"bench_{name}")
-        results.extend(Result(**row) if isinstance(row, dict) else row for row in module.run(quick=args.quick))
+        try:
+            results.extend(run_suites([name], size))
+        except Exception:  # one broken suite must not lose the others' figures
+            traceback.print_exc()
+            failed.append(name)
     text = table(results)
     print(text)
-    mode = "quick" if args.quick else "full"
+    flag = "" if size == "full" else f" --{size}"
     report = (
         f"# isrcdb benchmark results\n\n"
         f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}\n"
         f"- machine: {machine()}\n"
-        f"- mode: {mode} (`python benchmarks/run.py{' --quick' if args.quick else ''}`), "
-        f"{time.monotonic() - started:.0f} s in all\n\n{text}\n"
+        f"- mode: {size} (`python benchmarks/run.py{flag}`), {time.monotonic() - started:.0f} s in all\n"
+        + (f"- failed to run: {', '.join(failed)}\n" if failed else "")
+        + f"\n{text}\n"
     )
     args.output.write_text(report)
     print(f"\nwritten to {args.output}", file=sys.stderr)
-    return 0
+    if failed:
+        print(f"failed to run: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.bench_export import build_cache
+from benchmarks.common import build_cache
 from isrcdb import export
 from isrcdb.export import LOOKUP_COLUMNS, ExportFormat, atomic_file
 from isrcdb.testing.spotify import SpotifyReplica
