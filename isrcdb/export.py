@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from isrcdb.errors import UsageError
 from isrcdb.output import ExportFormat
+from isrcdb.store import TRACK_FIELDS
 
 LOOKUP_COLUMNS = (
     "isrc",
@@ -31,31 +32,13 @@ LOOKUP_COLUMNS = (
     "expires_at",
     "stale",
     "match_count",
-    "spotify_id",
-    "name",
-    "artists",
-    "album",
-    "album_type",
-    "release_date",
-    "duration_ms",
-    "explicit",
-    "spotify_url",
+    *TRACK_FIELDS,
     "changed_at",
     "last_error",
 )
 """The columns of an export: every column of the ``lookups`` view, in its order."""
 
-MATCH_COLUMNS = (
-    "spotify_id",
-    "name",
-    "artists",
-    "album",
-    "album_type",
-    "release_date",
-    "duration_ms",
-    "explicit",
-    "spotify_url",
-)
+MATCH_COLUMNS = TRACK_FIELDS
 """The fields of each match (from the ``matches`` view), canonical first."""
 
 FLAT_MATCH_COLUMNS = ("match_rank", *(f"match_{column}" for column in MATCH_COLUMNS))

@@ -24,6 +24,7 @@ from isrcdb.cli.common import (
 )
 from isrcdb.errors import UsageError
 from isrcdb.output import Format, RawJSON, write_rows
+from isrcdb.store import TRACK_FIELDS
 
 
 def read_codes(codes: list[str] | None, file: str | None) -> Iterator[str]:
@@ -53,30 +54,11 @@ LOOKUP_COLUMNS = [
     "fetched_at",
     "expires_at",
     "match_count",
-    "spotify_id",
-    "name",
-    "artists",
-    "album",
-    "album_type",
-    "release_date",
-    "duration_ms",
-    "explicit",
-    "spotify_url",
+    *TRACK_FIELDS,
     "error",
 ]
 TABLE_COLUMNS = ["isrc", "status", "source", "name", "artists", "album", "release_date", "spotify_id", "error"]
-MATCH_COLUMNS = [
-    "match_rank",
-    "match_spotify_id",
-    "match_name",
-    "match_artists",
-    "match_album",
-    "match_album_type",
-    "match_release_date",
-    "match_duration_ms",
-    "match_explicit",
-    "match_spotify_url",
-]
+MATCH_COLUMNS = ["match_rank", *(f"match_{field}" for field in TRACK_FIELDS)]
 
 
 def flatten_matches(row: dict[str, Any]) -> Iterator[dict[str, Any]]:
