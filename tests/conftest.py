@@ -6,6 +6,7 @@ and with none of the user's isrcdb or Spotify variables, so nothing leaks betwee
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -49,6 +50,20 @@ def spotify(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SpotifyR
     with SpotifyReplica() as replica:
         for name, value in replica.env().items():
             monkeypatch.setenv(name, value)
+        yield replica
+
+
+@contextlib.contextmanager
+def replica_environment(root: Path, database: Path) -> Iterator[SpotifyReplica]:
+    """For module-scoped fixtures: the isolated environment of ``workdir`` and ``spotify``, rooted at ``root``."""
+    with pytest.MonkeyPatch.context() as env, SpotifyReplica() as replica:
+        for name in CLEARED:
+            env.delenv(name, raising=False)
+        env.setenv("XDG_CACHE_HOME", str(root / "xdg-cache"))
+        env.setenv("ISRCDB_DATABASE", str(database))
+        for name, value in replica.env().items():
+            env.setenv(name, value)
+        env.chdir(root)
         yield replica
 
 

@@ -16,8 +16,7 @@ import pytest
 from benchmarks.common import build_cache
 from isrcdb import export
 from isrcdb.export import LOOKUP_COLUMNS, ExportFormat, atomic_file
-from isrcdb.testing.spotify import SpotifyReplica
-from tests.conftest import CLEARED, Cli
+from tests.conftest import Cli, replica_environment
 
 FEW, MANY, NONE, SYNTH = "USRC17607839", "FRZ039800212", "GBAAA0000001", "QZSYN2400001"
 ORDER = [MANY, NONE, SYNTH, FEW]  # by ISRC
@@ -29,14 +28,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache filled once per module by real lookups against the replica."""
     root = tmp_path_factory.mktemp("filled")
     database = root / "isrcdb.sqlite3"
-    with pytest.MonkeyPatch.context() as env, SpotifyReplica() as replica:
-        for name in CLEARED:
-            env.delenv(name, raising=False)
-        env.setenv("XDG_CACHE_HOME", str(root / "xdg-cache"))
-        env.setenv("ISRCDB_DATABASE", str(database))
-        for name, value in replica.env().items():
-            env.setenv(name, value)
-        env.chdir(root)
+    with replica_environment(root, database):
         result = Cli()("lookup", FEW, MANY, NONE, SYNTH, "--format", "json")
     assert result.exit_code == 1, result.stderr  # NONE is not found
     return database

@@ -16,8 +16,7 @@ import pytest
 
 from isrcdb import db, migrate, store
 from isrcdb.stats import DESCRIPTIONS, collect, human_bytes, size_on_disk
-from isrcdb.testing.spotify import SpotifyReplica
-from tests.conftest import CLEARED, Cli
+from tests.conftest import Cli, replica_environment
 
 FEW, MANY, NONE, SYNTH = "USRC17607839", "FRZ039800212", "GBAAA0000001", "QZSYN2400001"
 PENDING, FAILED = "QZSYN2400002", "QZSYN2400003"
@@ -35,14 +34,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     searches the replica received."""
     root = tmp_path_factory.mktemp("filled")
     database = root / "isrcdb.sqlite3"
-    with pytest.MonkeyPatch.context() as env, SpotifyReplica() as replica:
-        for name in CLEARED:
-            env.delenv(name, raising=False)
-        env.setenv("XDG_CACHE_HOME", str(root / "xdg-cache"))
-        env.setenv("ISRCDB_DATABASE", str(database))
-        for name, value in replica.env().items():
-            env.setenv(name, value)
-        env.chdir(root)
+    with replica_environment(root, database) as replica:
         cli = Cli()
         assert cli("lookup", FEW, MANY, NONE, SYNTH).exit_code == 1  # NONE is not found
         assert cli("lookup", FEW, MANY).exit_code == 0  # from the cache

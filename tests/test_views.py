@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from isrcdb import db
-from isrcdb.testing.spotify import SpotifyReplica
-from tests.conftest import CLEARED, Cli
+from tests.conftest import Cli, replica_environment
 
 FEW, MANY, NONE, SYNTH = "USRC17607839", "FRZ039800212", "GBAAA0000001", "QZSYN2400001"
 CODES = (FEW, MANY, NONE, SYNTH)
@@ -66,14 +65,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, di
     """A cache filled once by real lookups against the replica, and what ``lookup --all-matches`` answered."""
     root = tmp_path_factory.mktemp("filled")
     database = root / "isrcdb.sqlite3"
-    with pytest.MonkeyPatch.context() as env, SpotifyReplica() as replica:
-        for name in CLEARED:
-            env.delenv(name, raising=False)
-        env.setenv("XDG_CACHE_HOME", str(root / "xdg-cache"))
-        env.setenv("ISRCDB_DATABASE", str(database))
-        for name, value in replica.env().items():
-            env.setenv(name, value)
-        env.chdir(root)
+    with replica_environment(root, database):
         answers = Cli().json("lookup", *CODES, "--all-matches", code=1)
     return database, {answer["isrc"]: answer for answer in answers}
 
