@@ -232,7 +232,8 @@ class IsrcDB:
                 try:
                     code, reason = validate(text), None
                 except InvalidIsrc as exc:
-                    code, reason = text, exc.reason
+                    # An invalid line is echoed back to name it, but not a megabyte of it.
+                    code, reason = (text if len(text) <= 100 else f"{text[:97]}..."), exc.reason
                 if code in seen:
                     continue
                 seen.add(code)

@@ -112,7 +112,7 @@ def _run(database: Path, direction: str, revision: str) -> None:
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
                 conn.commit()
                 if direction == "upgrade":
-                    with sqlite3.connect(database) as probe:
+                    with contextlib.closing(sqlite3.connect(database)) as probe:
                         check_revision(current_revision(probe), database)
                 config.attributes["connection"] = conn
                 getattr(command, direction)(config, revision)

@@ -83,10 +83,15 @@ def parse_duration_option(option: str, value: str | None) -> timedelta | None:
         return None
     from isrcdb.clock import parse_duration
 
+    from isrcdb.settings import MAX_DURATION
+
     try:
-        return parse_duration(value)
+        duration = parse_duration(value)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
+    if duration > MAX_DURATION:
+        raise UsageError(f"{option}: {value!r} is too long (at most {MAX_DURATION.days} days)")
+    return duration
 
 
 def _version(value: bool) -> None:

@@ -2,6 +2,7 @@
 
 # No ``from __future__ import annotations`` in command modules: Typer would evaluate every string annotation when
 # it builds the command line, which costs more at each start than defining the annotations once at import.
+import io
 import itertools
 import sys
 from collections.abc import Iterable, Iterator
@@ -33,9 +34,10 @@ def read_codes(codes: list[str] | None, file: str | None) -> Iterator[str]:
     if file is None:
         return
     if file == "-":
-        stream = sys.stdin
-        for line in stream:
-            yield line.lstrip("\ufeff")
+        # Decoded here, not by the locale: bytes that are not UTF-8 become invalid codes, never a traceback.
+        raw = getattr(sys.stdin, "buffer", None)
+        stream = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") if raw else sys.stdin
+        yield from stream
         return
     try:
         handle = open(file, encoding="utf-8-sig", errors="replace", newline="")

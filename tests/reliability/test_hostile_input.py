@@ -287,11 +287,6 @@ def test_a_code_file_that_is_not_a_regular_file_ends_in_a_clear_message(
     assert (result.exit_code, result.stdout, result.stderr) == (code, "", stderr)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/lookup.py read_codes iterates sys.stdin as text: under a strict UTF-8 locale (en_US.UTF-8, or "
-    "PYTHONIOENCODING=utf-8) an undecodable byte raises UnicodeDecodeError (reported; not this suite's file to fix)",
-)
 def test_undecodable_bytes_on_standard_input_are_an_invalid_code_whatever_the_locale(spotify: SpotifyReplica) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "isrcdb", "lookup", "--file", "-", "--format", "jsonl"],
