@@ -82,7 +82,6 @@ def parse_duration_option(option: str, value: str | None) -> timedelta | None:
     if value is None:
         return None
     from isrcdb.clock import parse_duration
-
     from isrcdb.settings import MAX_DURATION
 
     try:

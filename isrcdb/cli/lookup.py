@@ -44,8 +44,7 @@ def read_codes(codes: list[str] | None, file: str | None) -> Iterator[str]:
     except OSError as exc:
         raise UsageError(f"cannot read {file}: {exc.strerror}") from None
     with handle:
-        for line in handle:
-            yield line
+        yield from handle
 
 
 LOOKUP_COLUMNS = [

@@ -321,7 +321,11 @@ def test_settings_out_of_range_are_refused_naming_the_variable(
 
 @pytest.mark.parametrize(
     ("ttl", "code", "stderr"),
-    [("36500d", 0, ""), ("36501d", 2, "Error: --ttl: '36501d' is too long (at most 36500 days)\n"), ("3000000d", 2, "")],
+    [
+        ("36500d", 0, ""),
+        ("36501d", 2, "Error: --ttl: '36501d' is too long (at most 36500 days)\n"),
+        ("3000000d", 2, ""),
+    ],
 )
 def test_a_ttl_option_beyond_a_hundred_years_is_a_usage_error(
     cli: Cli, spotify: SpotifyReplica, db_path: Path, ttl: str, code: int, stderr: str
