@@ -118,14 +118,18 @@ _ANSWER_JSON = """json_object('isrc', isrc, 'status', status, 'source', 'cache',
 def get_entries(conn: sqlite3.Connection, codes: Sequence[str], *, as_json: bool = False) -> dict[str, Entry]:
     """The stored entries among ``codes`` (codes not stored are absent); ``as_json`` also fills ``Entry.json``."""
     found: dict[str, Entry] = {}
-    answer = _ANSWER_JSON if as_json else "NULL"
+    columns = f"isrc, status, fetched_at, expires_at, match_count, last_error, {_TRACK_SELECT}"
     for chunk in _chunks(codes):
         marks = ",".join("?" * len(chunk))
-        rows = conn.execute(
-            f"SELECT isrc, status, fetched_at, expires_at, match_count, last_error, {_TRACK_SELECT}, {answer} "
-            f"FROM lookups WHERE isrc IN ({marks})",
-            tuple(chunk),
-        )
+        if as_json:
+            # Materialised first, so that the view's artists subquery runs once per row, not once per use.
+            sql = (
+                f"WITH l AS MATERIALIZED (SELECT {columns} FROM lookups WHERE isrc IN ({marks})) "
+                f"SELECT {columns}, {_ANSWER_JSON} FROM l"
+            )
+        else:
+            sql = f"SELECT {columns}, NULL FROM lookups WHERE isrc IN ({marks})"
+        rows = conn.execute(sql, tuple(chunk))
         # Positional construction and tuple unpacking: this loop runs once per code of a 100,000-code lookup.
         for row in rows:
             canonical = None
