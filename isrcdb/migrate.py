@@ -11,7 +11,7 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from isrcdb.errors import DatabaseError, SchemaTooNew
 
@@ -99,25 +99,37 @@ def downgrade(database: Path, revision: str) -> None:
 
 def _run(database: Path, direction: str, revision: str) -> None:
     from alembic import command
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine, event, text
 
     config = alembic_config(database)
     engine = create_engine(f"sqlite:///{database}")
+
+    # Transactional DDL: by default the pysqlite driver commits each CREATE/DROP/ALTER on its own, so a process
+    # killed mid-migration would leave a schema between two revisions. With the driver's own transaction handling
+    # off and BEGIN emitted explicitly, a whole upgrade commits at once or not at all (SQLAlchemy's recipe).
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        # Batch migrations copy tables; with foreign keys enforced that would cascade or fail. Both pragmas are
+        # no-ops inside a transaction, so they are set here, before any BEGIN.
+        dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
     try:
         with _migration_lock(database):
+            if direction == "upgrade":
+                with contextlib.closing(sqlite3.connect(database)) as probe:
+                    check_revision(current_revision(probe), database)
             with engine.connect() as conn:
-                # Batch migrations copy tables; with foreign keys enforced that would cascade or fail. The pragma
-                # is a no-op inside a transaction, so it is set before Alembic begins one.
-                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-                conn.commit()
-                if direction == "upgrade":
-                    with contextlib.closing(sqlite3.connect(database)) as probe:
-                        check_revision(current_revision(probe), database)
                 config.attributes["connection"] = conn
                 getattr(command, direction)(config, revision)
                 conn.commit()
                 problems = conn.execute(text("PRAGMA foreign_key_check")).fetchall()
+                conn.rollback()
                 if problems:
                     raise DatabaseError(f"foreign key check failed after migrating {database}: {problems[:5]}")
     finally:

@@ -102,12 +102,6 @@ DIE_WHILE_UPGRADING = DIE_WHILE_CREATING.replace(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="isrcdb/migrate.py runs migrations through SQLAlchemy's pysqlite driver, which commits each DDL "
-    "statement on its own: killed between two statements of one migration, a database is left neither at the old "
-    "revision nor at the new one, and no later run can upgrade it (reported; not this suite's file to fix)",
-)
 def test_a_process_killed_while_it_upgrades_an_older_database_leaves_one_the_next_run_upgrades(
     workdir: Path,
 ) -> None:
