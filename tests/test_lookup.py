@@ -373,3 +373,29 @@ def test_jsonl_of_hits_and_misses_has_one_shape(cli: Cli, spotify: SpotifyReplic
         assert list(json.loads(fetched)) == list(json.loads(cached))
         assert {**json.loads(fetched), "source": "cache"} == json.loads(cached)
         assert ", " not in fetched and ", " not in cached  # both compact
+
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "spotify-real-responses"
+REAL = {  # recorded search responses without a license to copy: read from ../shared when it is there
+    "JPPO02100907": ("01_credits_spot_isrc_JPPO02100907_total6.json", 6, "single", "2021-08-13"),
+    "JPB609520101": ("02_credits_spot_isrc_JPB609520101_total5.json", 5, "single", "1995-01-01"),
+}
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/spotify-real-responses is not beside this checkout")
+@pytest.mark.parametrize("code", sorted(REAL))
+def test_the_canonical_pick_on_real_responses_is_the_original_single(workdir: Path, code: str) -> None:
+    from isrcdb.testing.spotify import Catalogue
+
+    name, count, album_type, release_date = REAL[code]
+    with SpotifyReplica(catalogue=Catalogue.from_files([SHARED / name])) as replica:
+        settings = Settings.load(replica.env() | {"ISRCDB_DATABASE": str(workdir / "real.sqlite3")})
+        with IsrcDB(settings=settings) as cache:
+            (result,) = cache.lookup([code], all_matches=True)
+    assert result.canonical is not None
+    assert (result.match_count, result.canonical.album_type, result.canonical.release_date) == (
+        count,
+        album_type,
+        release_date,
+    )
+    assert [m.album_type for m in result.matches[1:]].count("compilation") >= 2  # compilations sort last
