@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,23 @@ def spotify(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SpotifyR
         for name, value in replica.env().items():
             monkeypatch.setenv(name, value)
         yield replica
+
+
+@pytest.fixture
+def replica(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SpotifyReplica]]:
+    """Start a replica with the given options and point isrcdb (this process and its children) at it."""
+    started: list[SpotifyReplica] = []
+
+    def start(**options: Any) -> SpotifyReplica:
+        server = SpotifyReplica(**options).start()
+        started.append(server)
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @contextlib.contextmanager

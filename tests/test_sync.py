@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -171,23 +171,6 @@ def sync(cli: Cli, *args: str, code: int | None = 0) -> tuple[dict[str, Any], An
 
 def searches(replica: SpotifyReplica) -> dict[str, int]:
     return dict(replica.stats()["searches_by_isrc"])
-
-
-@pytest.fixture
-def replica(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SpotifyReplica]]:
-    """Start a replica with the given options and point isrcdb (this process and its children) at it."""
-    started: list[SpotifyReplica] = []
-
-    def start(**options: Any) -> SpotifyReplica:
-        server = SpotifyReplica(**options).start()
-        started.append(server)
-        for name, value in server.env().items():
-            monkeypatch.setenv(name, value)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def popen_sync(*args: str) -> subprocess.Popen[str]:
