@@ -19,6 +19,21 @@ WWW_AUTHENTICATE = 'Bearer realm="spotify", error="invalid_token"'
 
 Headers = tuple[tuple[str, str], ...]
 
+API_BASE = "https://api.spotify.com/v1"
+"""The Web API base that stored objects' ``href`` fields name (Spotify's own, whatever the replica's address)."""
+
+
+def artist_object(artist_id: str, name: str) -> dict[str, Any]:
+    """A simplified artist object, as Spotify nests it in tracks and albums."""
+    return {
+        "external_urls": {"spotify": f"https://open.spotify.com/artist/{artist_id}"},
+        "href": f"{API_BASE}/artists/{artist_id}",
+        "id": artist_id,
+        "name": name,
+        "type": "artist",
+        "uri": f"spotify:artist:{artist_id}",
+    }
+
 
 @dataclass(frozen=True)
 class Response:

@@ -39,6 +39,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from isrcdb.testing.spotify.responses import API_BASE, artist_object
+
 Json = dict[str, Any]
 
 FEW_RELEASES = "USRC17607839"
@@ -65,35 +67,24 @@ RESULT_COUNTS: dict[str, int] = {
 }
 """How many results a search finds for each documented sample ISRC."""
 
-_API = "https://api.spotify.com/v1"
+
 _MARKETS = [
     "AR", "AT", "AU", "BE", "BR", "CA", "CH", "DE", "DK", "ES", "FI", "FR",
     "GB", "IE", "IT", "JP", "MX", "NL", "NO", "NZ", "PL", "SE", "US",
 ]  # fmt: skip
 
 
-def _artist(artist_id: str, name: str) -> Json:
-    return {
-        "external_urls": {"spotify": f"https://open.spotify.com/artist/{artist_id}"},
-        "href": f"{_API}/artists/{artist_id}",
-        "id": artist_id,
-        "name": name,
-        "type": "artist",
-        "uri": f"spotify:artist:{artist_id}",
-    }
-
-
-VELVET = _artist("cqQbskycADzis0SgHoYRzc", "The Velvet Harbour")
-MARA = _artist("9Tv47ZrwcUhXNPBrlAI6V0", "Mara Lindqvist")
-LUMEN = _artist("8P0nFU0cm9zN7A5QoOzXcc", "Lumen Drive")
-ELODIE = _artist("LzhSohP1JZxBRrbF683uRL", "Élodie Marchand")
-ANTON = _artist("FyGz6q3YgMc9FpY4t7dT4L", "Anton Weiss")
-HIKARI = _artist("xxWEca9KqkJ2uZcnQYM2HF", "春野ひかり")
-KOFI = _artist("x2nyfebIyewAuKpB5rI1e2", "Kofi Mensah-Hart")
-HARRIET = _artist("7sVVaDN1nmKjtmaJMlVy3F", "Harriet Vale")
-CORVO = _artist("pBNF6Z6Ll3C9Z0nuXDGiI2", "DJ Corvo")
-KARAOKE = _artist("ZpYi3eKAN1KtD3WB4Lg2t0", "Karaoké Party Orchestra")
-VARIOUS = _artist("0LyfQWJT6nXafLPZqxe9Of", "Various Artists")
+VELVET = artist_object("cqQbskycADzis0SgHoYRzc", "The Velvet Harbour")
+MARA = artist_object("9Tv47ZrwcUhXNPBrlAI6V0", "Mara Lindqvist")
+LUMEN = artist_object("8P0nFU0cm9zN7A5QoOzXcc", "Lumen Drive")
+ELODIE = artist_object("LzhSohP1JZxBRrbF683uRL", "Élodie Marchand")
+ANTON = artist_object("FyGz6q3YgMc9FpY4t7dT4L", "Anton Weiss")
+HIKARI = artist_object("xxWEca9KqkJ2uZcnQYM2HF", "春野ひかり")
+KOFI = artist_object("x2nyfebIyewAuKpB5rI1e2", "Kofi Mensah-Hart")
+HARRIET = artist_object("7sVVaDN1nmKjtmaJMlVy3F", "Harriet Vale")
+CORVO = artist_object("pBNF6Z6Ll3C9Z0nuXDGiI2", "DJ Corvo")
+KARAOKE = artist_object("ZpYi3eKAN1KtD3WB4Lg2t0", "Karaoké Party Orchestra")
+VARIOUS = artist_object("0LyfQWJT6nXafLPZqxe9Of", "Various Artists")
 
 
 def _images(image: str) -> list[Json]:
@@ -121,7 +112,7 @@ def _album(
         "artists": artists,
         "available_markets": list(_MARKETS if markets is None else markets),
         "external_urls": {"spotify": f"https://open.spotify.com/album/{album_id}"},
-        "href": f"{_API}/albums/{album_id}",
+        "href": f"{API_BASE}/albums/{album_id}",
         "id": album_id,
         "images": _images(image),
         "name": name,
@@ -158,7 +149,7 @@ def _track(
         "explicit": explicit,
         "external_ids": {} if isrc is None else {"isrc": isrc},
         "external_urls": {"spotify": f"https://open.spotify.com/track/{track_id}"},
-        "href": f"{_API}/tracks/{track_id}",
+        "href": f"{API_BASE}/tracks/{track_id}",
         "id": track_id,
         "is_local": False,
         "name": name,

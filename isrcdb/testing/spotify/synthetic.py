@@ -28,12 +28,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from isrcdb.testing.spotify.ids import base62_decode, base62_encode, derived_id, is_isrc_shaped, normalise_isrc
+from isrcdb.testing.spotify.responses import API_BASE, artist_object
 
 Json = dict[str, Any]
 
 DEFAULT_PREFIXES: tuple[str, ...] = ("QZSYN",)
 
-_API = "https://api.spotify.com/v1"
+
 _CODE_BITS = 63  # 36**12 < 2**63: a 12-character base36 code
 _RELEASE_BITS = 2
 _CHECK_BITS = 64  # 63 + 2 + 64 = 129 bits < 62**22
@@ -173,7 +174,7 @@ def synthetic_track(isrc: str, release: int) -> Json:
         "artists": album_artists,
         "available_markets": list(_MARKETS),
         "external_urls": {"spotify": f"https://open.spotify.com/album/{album_id}"},
-        "href": f"{_API}/albums/{album_id}",
+        "href": f"{API_BASE}/albums/{album_id}",
         "id": album_id,
         "images": [
             {"height": size, "url": f"https://i.scdn.co/image/{prefix}{image}", "width": size}
@@ -195,7 +196,7 @@ def synthetic_track(isrc: str, release: int) -> Json:
         "explicit": release_rng.random() < 0.1,
         "external_ids": {"isrc": code},
         "external_urls": {"spotify": f"https://open.spotify.com/track/{track_id}"},
-        "href": f"{_API}/tracks/{track_id}",
+        "href": f"{API_BASE}/tracks/{track_id}",
         "id": track_id,
         "is_local": False,
         "name": track_name,
@@ -208,15 +209,7 @@ def synthetic_track(isrc: str, release: int) -> Json:
 
 
 def _artist(name: str, artist_id: str | None = None) -> Json:
-    artist_id = artist_id or derived_id(f"synthetic-artist:{name}")
-    return {
-        "external_urls": {"spotify": f"https://open.spotify.com/artist/{artist_id}"},
-        "href": f"{_API}/artists/{artist_id}",
-        "id": artist_id,
-        "name": name,
-        "type": "artist",
-        "uri": f"spotify:artist:{artist_id}",
-    }
+    return artist_object(artist_id or derived_id(f"synthetic-artist:{name}"), name)
 
 
 def _various() -> Json:
