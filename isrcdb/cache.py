@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,7 +29,8 @@ from isrcdb.errors import (
 )
 from isrcdb.isrc import validate
 from isrcdb.settings import MAX_DURATION, Settings
-from isrcdb.store import Entry, Match
+from isrcdb.spotify.pacing import MIN_PAUSE, Storm, after_429
+from isrcdb.store import HELD, Entry, Match
 
 if TYPE_CHECKING:
     from isrcdb.spotify.client import SpotifyClient
@@ -38,6 +41,11 @@ __all__ = ["IsrcDB", "LookupResult", "Match"]
 RATE_LIMIT_KEY = "rate_limited_until"
 BATCH = 500
 MAX_CONSECUTIVE_FAILURES = 3
+CLAIM_WAIT = 10.0
+"""Seconds, in all, that one lookup waits for the answers of codes a running sync is searching at that moment;
+beyond them it searches itself (a sync stuck behind a long pause does not stall a lookup)."""
+CLAIM_POLL = 0.05
+"""Seconds between two looks at a code a sync is searching."""
 
 
 class LookupResult(NamedTuple):
@@ -130,6 +138,10 @@ class RunState:
     requests: int = 0
     rate_limited: int = 0
     waits: list[float] = field(default_factory=list)
+    storm: Storm = field(default_factory=Storm)
+    """The 429s met in a row (see :mod:`isrcdb.spotify.pacing`); any other answer ends the storm."""
+    claim_wait: float = CLAIM_WAIT
+    """Seconds still allowed for waiting on codes a sync is searching."""
 
 
 class IsrcDB:
@@ -281,7 +293,13 @@ class IsrcDB:
                 )
             else:
                 yield self.fetch(
-                    code, entry, run, ttl=ttl, all_matches=all_matches, stored_matches=matches.get(code, ())
+                    code,
+                    entry,
+                    run,
+                    ttl=ttl,
+                    all_matches=all_matches,
+                    stored_matches=matches.get(code, ()),
+                    refresh=refresh,
                 ).result
 
     def is_fresh(self, entry: Entry, now: datetime, ttl: timedelta | None = None) -> bool:
@@ -298,9 +316,11 @@ class IsrcDB:
         until = from_text(value)
         return until if until > self.clock() else None
 
-    def note_rate_limit(self, exc: RateLimited) -> datetime:
-        """Remember when Spotify may be called again; returns that moment."""
-        until = self.clock() + timedelta(seconds=max(1.0, exc.retry_after))
+    def note_rate_limit(self, seconds: float | RateLimited) -> datetime:
+        """Remember that Spotify may be called again in ``seconds`` (or a 429's ``Retry-After``); returns when."""
+        if isinstance(seconds, RateLimited):
+            seconds = seconds.retry_after
+        until = self.clock() + timedelta(seconds=max(MIN_PAUSE, seconds))
         store.set_meta(self.conn, RATE_LIMIT_KEY, to_text(until), self.clock())
         return until
 
@@ -313,35 +333,75 @@ class IsrcDB:
         ttl: timedelta | None = None,
         all_matches: bool = False,
         stored_matches: Iterable[Match] = (),
+        refresh: bool = False,
     ) -> Outcome:
-        """Search ``code`` on Spotify and store the answer; on failure fall back to what is stored."""
+        """Search ``code`` on Spotify and store the answer; on failure fall back to what is stored.
+
+        A code that a running sync is searching at this moment is not searched twice: the lookup waits briefly for
+        the sync's answer (:meth:`await_claim`) and gives that.
+        """
         if run.halted is None and run.requests == 0 and run.rate_limited == 0:
             until = self.rate_limited_until()
             if until is not None:
                 run.halted = f"Spotify's rate limit is in force until {to_text(until)}; try again after that"
+        if run.halted is None:
+            stored = self.await_claim(code, entry, run, refresh=refresh)
+            if stored is not None:
+                matches = store.get_matches(self.conn, [code]).get(code, ()) if all_matches else ()
+                return Outcome(cached_result(stored, matches, stale=False))
         while run.halted is None:
             try:
                 result = self.client.search_isrc(code)
             except RateLimited as exc:
                 run.rate_limited += 1
-                if not exc.quota and exc.retry_after <= self.settings.max_wait:
-                    run.waits.append(exc.retry_after)
+                verdict = after_429(exc.retry_after, quota=exc.quota, storm=run.storm, max_wait=self.settings.max_wait)
+                run.storm = verdict.storm
+                if not verdict.stop:
+                    run.waits.append(verdict.seconds)
                     if self.on_wait is not None:
-                        self.on_wait(exc.retry_after, code)
-                    self.sleep(exc.retry_after)
+                        self.on_wait(verdict.seconds, code)
+                    self.sleep(verdict.seconds)
                     continue
-                until = self.note_rate_limit(exc)
-                what = "quota is exceeded" if exc.quota else f"rate limit asks to wait {exc.retry_after:g} s"
-                run.halted = f"Spotify's {what}; stopped, come back after {to_text(until)}"
+                until = self.note_rate_limit(verdict.seconds)
+                run.halted = f"{verdict.reason()}; stopped, come back after {to_text(until)}"
             except (AuthError, SpotifyError) as exc:
+                run.storm = Storm()
                 return self._failed(code, entry, stored_matches, exc, run)
             else:
+                run.storm = Storm()
                 run.requests += result.requests
                 run.consecutive_failures = 0
                 return self.store_result(
                     code, result.tracks, ttl=ttl, all_matches=all_matches, requests=result.requests
                 )
         return Outcome(fallback(code, entry, stored_matches, run.halted))
+
+    def await_claim(self, code: str, entry: Entry | None, run: RunState, *, refresh: bool = False) -> Entry | None:
+        """If a running sync is searching ``code``, wait for its answer (within ``run.claim_wait``) and return it.
+
+        ``None`` means: search it yourself (nobody holds it, the holder gave up on it or died, or the wait ran out).
+        A sync stores each answer as it arrives and drops the claim in the same transaction, so an answer stored
+        while this waited is the sync's. An answer stored by anyone since ``entry`` was read (at the start of its
+        batch) is given too, unless ``refresh`` asks for a search of this lookup's own. The wait is counted in
+        sleeps, not read from a clock, so that an injected sleep bounds it too.
+        """
+        before = entry.fetched_at if entry is not None else None
+        waited = False
+        while True:
+            claim = store.get_claim(self.conn, code)
+            if claim is None:
+                return None
+            owner, until, fetched_at = claim
+            if fetched_at != before and (waited or not refresh):
+                stored = store.get_entries(self.conn, [code]).get(code)
+                return stored if stored is not None and stored.status in ("found", "not_found") else None
+            if owner is None or until is None or until < to_text(self.clock()) or owner.endswith(HELD):
+                return None
+            if run.claim_wait <= 0 or holder_is_dead(owner):
+                return None
+            self.sleep(CLAIM_POLL)
+            run.claim_wait -= CLAIM_POLL
+            waited = True
 
     def note_failure(self, code: str, exc: SpotifyError, run: RunState) -> Outcome:
         """Record that searching ``code`` failed, as :meth:`fetch` does: store the error, or halt ``run``."""
@@ -398,6 +458,24 @@ class IsrcDB:
             isrc=code, status="not_found", source="spotify", fetched=to_text(now), expires=to_text(expires)
         )
         return Outcome(result, requests=requests, changed=was_found, newly_not_found=was_found)
+
+
+def holder_is_dead(owner: str) -> bool:
+    """Whether the process holding a claim (``host:pid:...``, see :func:`isrcdb.sync.owner_id`) is gone.
+
+    Only a process on this machine can be known dead; one elsewhere is trusted until its claim expires.
+    """
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if os.name != "posix" or host != socket.gethostname()[:40] or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, owned by someone else
+    return False
 
 
 def freshness(now: datetime, ttl: timedelta | None = None) -> Callable[[Entry], bool]:

@@ -75,7 +75,12 @@ def connect(database: Path, *, create: bool = True) -> sqlite3.Connection:
 
 
 def _open(database: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn = sqlite3.connect(
+        migrate.sqlite_filename(database),
+        isolation_level=None,
+        check_same_thread=False,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+    )
     _configure(conn)
     return conn
 
@@ -135,7 +140,7 @@ def _create(database: Path) -> None:
             for path in leftovers:
                 path.unlink(missing_ok=True)
             _upgrade(temporary)
-            with contextlib.closing(sqlite3.connect(temporary)) as source:
+            with contextlib.closing(sqlite3.connect(migrate.sqlite_filename(temporary))) as source:
                 source.backup(target)
             target.execute("PRAGMA journal_mode=WAL")
         finally:
@@ -145,7 +150,11 @@ def _create(database: Path) -> None:
 
 
 def connect_readonly(database: Path) -> sqlite3.Connection:
-    """Open an existing ``database`` read-only (``mode=ro`` plus ``PRAGMA query_only``), without migrating it."""
+    """Open an existing ``database`` read-only (``mode=ro`` plus ``PRAGMA query_only``), without migrating it.
+
+    The path reaches SQLite as a ``file:`` URI that ``as_uri`` percent-escapes: a ``?``, ``#`` or ``%`` in a name
+    stays part of the name.
+    """
     if not database.is_file():
         raise DatabaseError(f"there is no database at {database}")
     try:

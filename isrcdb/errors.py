@@ -44,6 +44,12 @@ class SchemaTooNew(DatabaseError):
     """The database was made by a newer isrcdb; it is refused, never downgraded."""
 
 
+class OutputError(IsrcdbError):
+    """A file being written (an export) failed part way: a full disk, a device that refuses writes (exit 4)."""
+
+    exit_code = 4
+
+
 class SpotifyError(IsrcdbError):
     """Spotify could not be reached, or refused, or answered something unusable (exit 3)."""
 

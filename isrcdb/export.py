@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from isrcdb.errors import UsageError
+from isrcdb.errors import OutputError, UsageError
 from isrcdb.output import ExportFormat
 from isrcdb.store import TRACK_FIELDS
 
@@ -143,6 +144,7 @@ def write_export(
 def atomic_file(path: Path) -> Iterator[TextIO]:
     """A text file that appears at ``path`` only once complete: written to a temporary file beside it, then
     renamed over ``path``. On any failure (or interruption) the temporary file is removed and ``path`` untouched.
+    A file replaced keeps its permissions: a private export stays private.
     """
     if path.is_dir():
         raise UsageError(f"{path} is a directory; give a file name with --output")
@@ -154,6 +156,8 @@ def atomic_file(path: Path) -> Iterator[TextIO]:
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
     try:
+        with contextlib.suppress(FileNotFoundError):
+            os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             yield handle
             handle.flush()
@@ -165,6 +169,77 @@ def atomic_file(path: Path) -> Iterator[TextIO]:
         raise
 
 
+@contextlib.contextmanager
+def _in_place(path: Path) -> Iterator[TextIO]:
+    """``path`` opened for writing as the shell's ``>`` opens it (no new file, nothing renamed)."""
+    try:
+        # O_NONBLOCK is not set: a FIFO without a reader waits for one, as `isrcdb export > fifo` would.
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOCTTY)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        yield handle
+
+
+def _database_files(database: Path) -> list[Path]:
+    return [database, *(Path(f"{database}{suffix}") for suffix in ("-wal", "-shm", "-journal"))]
+
+
+def _refuse_database(output: Path, status: os.stat_result | None, database: Path) -> None:
+    """Refuse an ``output`` that is the database or one of its companion files, by name or by inode (a hard link
+    or a symlink to it): replacing them would destroy the cache being read."""
+    real = os.path.realpath(output)
+    for candidate in _database_files(database):
+        same_name = real == os.path.realpath(candidate)
+        try:
+            other = os.stat(candidate)
+        except OSError:
+            same_file = False
+        else:
+            same_file = status is not None and (status.st_dev, status.st_ino) == (other.st_dev, other.st_ino)
+        if same_name or same_file:
+            raise UsageError(
+                f"{output} is the database being exported, or one of its files ({candidate}); "
+                "give another file name with --output"
+            )
+
+
+@contextlib.contextmanager
+def output_file(path: Path, database: Path | None = None) -> Iterator[TextIO]:
+    """Where an export goes, chosen as the shell's ``>`` would, except that a file is never left half-written:
+
+    * a new or existing regular file is written beside it and renamed over it (:func:`atomic_file`);
+    * a symbolic link is followed: the file it points to is replaced atomically and the link kept;
+    * anything else (a FIFO, a terminal, ``/dev/null``, ``/proc/self/fd/1``) is opened and written in place: it
+      cannot be renamed over, and replacing it would leave its reader waiting on a file nobody writes;
+    * the database being read (``database``), its ``-wal``, ``-shm`` or ``-journal`` file are refused.
+
+    A write that fails part way (a full disk, a device that refuses) raises :class:`OutputError`.
+    """
+    try:
+        status: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        status = None  # a new file, or a symbolic link to one
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    if database is not None:
+        _refuse_database(path, status, database)
+    if status is not None and stat.S_ISDIR(status.st_mode):
+        raise UsageError(f"{path} is a directory; give a file name with --output")
+    if status is None or stat.S_ISREG(status.st_mode):
+        target = Path(os.path.realpath(path)) if os.path.islink(path) else path
+        opened = atomic_file(target)
+    else:
+        opened = _in_place(path)
+    try:
+        with opened as handle:
+            yield handle
+    except BrokenPipeError:
+        raise  # the reader of a FIFO went away: the same as `isrcdb export | head`
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}; the export is incomplete") from None
+
+
 def export(
     database: Path,
     output: Path | None,
@@ -173,7 +248,8 @@ def export(
     all_matches: bool = False,
     stdout: TextIO | None = None,
 ) -> Summary:
-    """Export ``database`` (opened read-only) to ``output`` atomically, or to ``stdout`` when ``output`` is None."""
+    """Export ``database`` (opened read-only) to ``output`` (see :func:`output_file`), or to ``stdout`` when
+    ``output`` is None."""
     import sys
 
     from isrcdb.db import connect_readonly
@@ -182,7 +258,7 @@ def export(
     try:
         if output is None:
             return write_export(conn, stdout or sys.stdout, fmt, all_matches=all_matches)
-        with atomic_file(output) as handle:
+        with output_file(output, database) as handle:
             summary = write_export(conn, handle, fmt, all_matches=all_matches)
         summary.path = output
         return summary

@@ -33,7 +33,7 @@ from isrcdb.db import database_error
 from isrcdb.errors import InvalidIsrc, UsageError
 from isrcdb.isrc import validate
 
-__all__ = ["CHUNK", "MAX_LINE", "ImportReport", "InvalidLine", "import_file", "import_values"]
+__all__ = ["CHUNK", "MAX_LINE", "ImportReport", "InvalidLine", "import_file", "import_values", "read_values"]
 
 CHUNK = 10_000
 """Codes stored per write transaction."""
@@ -126,12 +126,13 @@ class _Prefixed(io.RawIOBase):
 
 def _open_text(raw: IO[bytes], name: str) -> io.TextIOWrapper:
     head = raw.read(SNIFF_BYTES)
-    if head.startswith(b"\xef\xbb\xbf"):
-        encoding = "utf-8-sig"
-    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"  # the only encoding read whose text holds NUL bytes
     elif b"\x00" in head:
+        # Also after a UTF-8 byte-order mark: the mark does not make a block of NULs (or /dev/zero) text.
         raise UsageError(f"{name} is not a text or CSV file (it contains NUL bytes); give a file of ISRCs")
+    elif head.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
     else:
         encoding = "utf-8"
     stream = io.BufferedReader(_Prefixed(head, raw))
@@ -352,19 +353,35 @@ def _database_path(conn: sqlite3.Connection) -> Path:
 def _import_file(
     conn: sqlite3.Connection, source: str, column: str | None, clock: Clock, stdin: BinaryIO | None
 ) -> ImportReport:
-    name = "standard input" if source == "-" else source
     report = ImportReport(source=source)
+    values = read_values(source, report, column=column, stdin=stdin)
+    return import_values(conn, values, report, clock=clock)
+
+
+def read_values(
+    source: str, report: ImportReport, *, column: str | None = None, stdin: BinaryIO | None = None
+) -> Iterator[tuple[int, str]]:
+    """``(line number, value)`` of every value of ``source`` (a path, or ``-`` for standard input), read as the
+    module docstring describes; ``isrcdb import`` and ``isrcdb lookup --file`` both read files through it.
+
+    Values are not validated. Lines that yield no value (too long, a CSV row without the column) are noted in
+    ``report``, which also learns the file's kind and column. Raises :class:`~isrcdb.errors.UsageError` for a file
+    that cannot be read, a binary file, a ``column`` the file does not have, or one whose ISRC column cannot be
+    told; it is raised before the first value for all but a read error or a CSV syntax error part way.
+    """
+    name = "standard input" if source == "-" else source
     if source == "-":
-        raw: IO[bytes] = stdin if stdin is not None else sys.stdin.buffer
-        text = _open_text(raw, name)
-        return import_values(conn, _values(text, name, column, report), report, clock=clock)
+        raw = stdin if stdin is not None else getattr(sys.stdin, "buffer", None)
+        if raw is None:
+            raise UsageError("standard input is closed; give a FILE of ISRCs")
+        yield from _values(_open_text(raw, name), name, column, report)
+        return
     try:
         handle = open(source, "rb")
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror}") from None
     with handle:
         try:
-            text = _open_text(handle, name)
-            return import_values(conn, _values(text, name, column, report), report, clock=clock)
+            yield from _values(_open_text(handle, name), name, column, report)
         except OSError as exc:
             raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None

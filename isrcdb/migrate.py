@@ -17,6 +17,7 @@ from isrcdb.errors import DatabaseError, SchemaTooNew
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.engine import URL
 
 REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
 """Every migration revision, oldest first; the last is the head. A test keeps this equal to ``migrations/``."""
@@ -42,9 +43,31 @@ def alembic_config(database: Path) -> Config:
     # Alembic otherwise binds the sys.stdout of the moment it was first imported, which may since have closed.
     config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(migrations_dir()))
-    # ConfigParser interpolation: a literal % must be doubled.
-    config.set_main_option("sqlalchemy.url", f"sqlite:///{database}".replace("%", "%%"))
+    # ConfigParser interpolation: a literal % must be doubled (after the URL's own escaping, which adds some).
+    config.set_main_option("sqlalchemy.url", sqlite_url(database).render_as_string().replace("%", "%%"))
     return config
+
+
+def sqlite_url(database: Path) -> URL:
+    """The SQLAlchemy URL of ``database``, built from its parts so that the path stays a path.
+
+    Written as text (``f"sqlite:///{path}"``) a ``?`` would start the URL's query and ``%41`` would be decoded:
+    ``notes?.sqlite3`` would open ``notes``. ``URL.create`` keeps the path whole and escapes it when rendered.
+    """
+    from sqlalchemy.engine import URL
+
+    return URL.create("sqlite", database=sqlite_filename(database))
+
+
+def sqlite_filename(database: Path) -> str:
+    """``database`` as a file name SQLite takes literally, for ``sqlite3.connect`` without ``uri=True``.
+
+    SQLite built with ``SQLITE_USE_URI`` (Debian's is) reads any name starting with ``file:`` as a URI, even when
+    not asked to: ``file:notes?x=1`` would open ``notes``. Such a name (relative: an absolute one starts with
+    ``/``) is given as ``./file:...``, the same file.
+    """
+    text = str(database)
+    return f"./{text}" if text.startswith("file:") else text
 
 
 def current_revision(conn: sqlite3.Connection) -> str | None:
@@ -58,7 +81,7 @@ def current_revision(conn: sqlite3.Connection) -> str | None:
     return None if row is None else str(row[0])
 
 
-def check_revision(revision: str | None, database: Path) -> bool:
+def check_revision(revision: str | None, database: Path | str) -> bool:
     """Whether the database needs upgrading; refuses one made by a newer isrcdb."""
     if revision == HEAD:
         return False
@@ -102,7 +125,7 @@ def _run(database: Path, direction: str, revision: str) -> None:
     from sqlalchemy import create_engine, event, text
 
     config = alembic_config(database)
-    engine = create_engine(f"sqlite:///{database}")
+    engine = create_engine(sqlite_url(database))
 
     # Transactional DDL: by default the pysqlite driver commits each CREATE/DROP/ALTER on its own, so a process
     # killed mid-migration would leave a schema between two revisions. With the driver's own transaction handling
@@ -122,7 +145,7 @@ def _run(database: Path, direction: str, revision: str) -> None:
     try:
         with _migration_lock(database):
             if direction == "upgrade":
-                with contextlib.closing(sqlite3.connect(database)) as probe:
+                with contextlib.closing(sqlite3.connect(sqlite_filename(database))) as probe:
                     check_revision(current_revision(probe), database)
             with engine.connect() as conn:
                 config.attributes["connection"] = conn

@@ -8,8 +8,13 @@ A query runs the way Datasette runs one, never by filtering keywords:
   prepared, so nothing runs. The authorizer matters even on a read-only connection: ``ATTACH`` and
   ``VACUUM INTO`` create *other* files, which neither ``mode=ro`` nor ``query_only`` prevent;
 * one statement only (``sqlite3`` refuses a second one before running the first);
-* a time limit enforced by a progress handler, which aborts SQLite's virtual machine once the statement has run
-  for ``timeout`` seconds. Only time spent inside SQLite counts, not time spent writing the output.
+* a time limit enforced by a watchdog thread, which calls ``Connection.interrupt()`` once the statement has run
+  for ``timeout`` seconds, whatever SQLite is doing (a progress handler alone is consulted only every few thousand
+  virtual machine steps, and a few expensive function calls fit between two of them). Only time spent inside SQLite
+  counts, not time spent writing the output;
+* a limit on the size of any single value (``SQLITE_LIMIT_LENGTH``, :data:`MAX_VALUE_BYTES`), so that one
+  ``printf('%.*c', 3e8, 'x')`` or ``zeroblob(1e9)`` is refused at once instead of filling memory, which also bounds
+  how long one call of a string function can run.
 
 Values come back as SQLite stores them: integers and reals stay numbers, text stays text, ``NULL`` is ``None``.
 SQLite has no boolean type, so the 0/1 columns (``stale``, ``explicit``, ``canonical``) stay integers here; an
@@ -31,6 +36,7 @@ import contextlib
 import json
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,13 +45,33 @@ from pathlib import Path
 from typing import Any
 
 from isrcdb.clock import Clock, parse_duration, to_text, utcnow
-from isrcdb.errors import UsageError
+from isrcdb.errors import DatabaseError, UsageError
 
 DEFAULT_TIMEOUT = 5.0
 """Seconds a statement may run inside SQLite before it is stopped (``0`` or ``None``: no limit)."""
 
-FETCH = 256  # rows fetched per call: the time limit is checked between calls, memory stays bounded
+MAX_VALUE_BYTES = 16 * 1024 * 1024
+"""The largest string or BLOB a query may produce (SQLite's ``SQLITE_LIMIT_LENGTH`` on its connection). A track's
+stored JSON is a few kilobytes, and ``group_concat(isrc)`` over a million codes is 13 MB."""
+
+# Rows fetched per call: with values of at most MAX_VALUE_BYTES, what a batch holds stays bounded.
+FETCH = 64
 PROGRESS_STEPS = 10_000  # SQLite virtual machine instructions between two checks of the clock
+
+# SQLite's primary result codes that say the file itself cannot be read, not that the SQL is wrong.
+_FILE_ERRORS = frozenset(
+    {
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOTADB,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
 
 JSON_ARRAY_COLUMNS = frozenset({"artists"})
 """Columns decoded from JSON-array text to lists (the views' ``artists``)."""
@@ -61,6 +87,17 @@ class WriteRefused(QueryError):
 
 class QueryTimeout(QueryError):
     """The statement ran longer than its time limit and was stopped."""
+
+
+def timeout_error(limit: float) -> QueryTimeout:
+    """The error of a statement stopped at its time limit of ``limit`` seconds."""
+    return QueryTimeout(
+        f"the query ran for more than {limit:g} s and was stopped; give it longer with --timeout SECONDS (0: no limit)"
+    )
+
+
+class ValueTooLarge(QueryError):
+    """The statement would produce a value larger than :data:`MAX_VALUE_BYTES`; it was stopped."""
 
 
 # --- the guard: what a read-only statement may do ----------------------------------------------------------------
@@ -190,15 +227,100 @@ class Guard:
             self.denied, self.internal = what, internal
 
 
+class Watchdog:
+    """A thread that calls ``expire`` once a deadline passes, unless disarmed first; then, if the call it watches
+    still has not returned ``grace`` seconds later, ``overdue``.
+
+    Armed when a call into SQLite starts and disarmed when it returns, so ``expire`` (which interrupts the
+    connection) only ever lands on a running statement. SQLite looks at an interrupt between the steps of its
+    virtual machine only, and one step can be one call of a function that runs for seconds (``printf('%.*c',
+    2e9, 'x')`` loops two billion times even when its result is refused as too long): ``overdue`` is for a caller
+    that can end it otherwise (the CLI ends its process). Both run with the lock held: :meth:`disarm` cannot return
+    while they are under way. The thread stays while calls follow each other and ends after ``idle`` seconds
+    without one, so an abandoned result leaves no thread behind.
+    """
+
+    def __init__(
+        self,
+        expire: Callable[[], None],
+        *,
+        overdue: Callable[[], None] | None = None,
+        grace: float = 0.25,
+        idle: float = 1.0,
+    ) -> None:
+        self._expire = expire
+        self._overdue = overdue
+        self._grace = grace
+        self._idle = idle
+        self._condition = threading.Condition()
+        self._deadline: float | None = None
+        self._expired = False
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float) -> None:
+        """Call ``expire`` in ``seconds`` (real time) unless :meth:`disarm` comes first."""
+        with self._condition:
+            self._deadline = time.monotonic() + seconds
+            self._expired = False
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="isrcdb-query-watchdog", daemon=True)
+                self._thread.start()
+            self._condition.notify()
+
+    def disarm(self) -> None:
+        with self._condition:
+            self._deadline = None
+            self._condition.notify()
+
+    @property
+    def watching(self) -> bool:
+        """Whether the thread is alive (for tests)."""
+        with self._condition:
+            return self._thread is not None
+
+    def _watch(self) -> None:
+        with self._condition:
+            while True:
+                if self._deadline is None:
+                    if not self._condition.wait_for(lambda: self._deadline is not None, timeout=self._idle):
+                        self._thread = None
+                        return
+                    continue
+                left = self._deadline - time.monotonic()
+                if left > 0:
+                    self._condition.wait(left)
+                    continue
+                if self._expired:
+                    self._deadline = None
+                    if self._overdue is not None:
+                        self._overdue()
+                    continue
+                self._expired = True
+                self._deadline = time.monotonic() + self._grace if self._overdue is not None else None
+                self._expire()
+
+
 @dataclass
 class Budget:
-    """The time limit, as a progress handler: counts only the time spent inside SQLite calls."""
+    """The time limit: counts only the time spent inside SQLite calls (see :meth:`running`).
+
+    Enforced twice: by a :class:`Watchdog` thread that calls ``interrupt`` (``Connection.interrupt()``) when the
+    time left runs out, whatever SQLite is doing, and as a progress handler (this object, called between virtual
+    machine steps), which also honours an injected ``monotonic`` clock.
+    """
 
     limit: float | None
     monotonic: Callable[[], float] = time.monotonic
     used: float = 0.0
     expired: bool = False
+    interrupt: Callable[[], None] | None = field(default=None, repr=False)
+    overdue: Callable[[], None] | None = field(default=None, repr=False)
     _started: float | None = field(default=None, repr=False)
+    _watchdog: Watchdog | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.interrupt is not None:
+            self._watchdog = Watchdog(self._expire, overdue=self.overdue)
 
     def __call__(self) -> int:
         if self.limit is None or self._started is None:
@@ -208,28 +330,59 @@ class Budget:
             return 1  # non-zero: SQLite stops the statement with SQLITE_INTERRUPT
         return 0
 
+    def _expire(self) -> None:
+        self.expired = True
+        if self.interrupt is not None:
+            # A connection closed meanwhile has nothing left to stop.
+            with contextlib.suppress(sqlite3.ProgrammingError):
+                self.interrupt()
+
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
+        """Count the time of the enclosed SQLite call, with the watchdog armed for the time left."""
         self._started = self.monotonic()
+        if self._watchdog is not None and self.limit is not None:
+            self._watchdog.arm(max(self.limit - self.used, 0.0))
         try:
             yield
         finally:
+            if self._watchdog is not None:
+                self._watchdog.disarm()
             self.used += self.monotonic() - self._started
             self._started = None
 
 
+def _file_error(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says that the database file cannot be read (corrupt, locked...), not that the SQL is wrong."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _FILE_ERRORS
+
+
 @contextlib.contextmanager
-def _translated(sql: str, guard: Guard, budget: Budget) -> Iterator[None]:
-    """Turn ``sqlite3`` errors raised while preparing or stepping the statement into :class:`QueryError`."""
+def _translated(sql: str, guard: Guard, budget: Budget, database: Path | None = None) -> Iterator[None]:
+    """Turn ``sqlite3`` errors raised while preparing or stepping the statement into :class:`QueryError`, or into
+    a :class:`~isrcdb.errors.DatabaseError` (exit 4) when the file itself cannot be read."""
     try:
         yield
+    except UnicodeEncodeError as exc:
+        # Text that is not Unicode (bytes that were not UTF-8, kept as lone surrogates) cannot be given to SQLite.
+        bad = exc.object[exc.start : exc.end].encode("utf-8", "surrogateescape").hex(" ")
+        raise QueryError(
+            f"the SQL or a parameter is not valid UTF-8 text (bytes {bad} at character {exc.start + 1})"
+        ) from None
     except sqlite3.Error as exc:
         text = str(exc)
-        if budget.expired:
-            raise QueryTimeout(
-                f"the query ran for more than {budget.limit or 0:g} s and was stopped; "
-                "give it longer with --timeout SECONDS (0: no limit)"
+        if _file_error(exc):
+            from isrcdb.db import database_error
+
+            raise (database_error(exc, database) if database is not None else DatabaseError(text)) from None
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_TOOBIG:
+            raise ValueTooLarge(
+                f"a value of the result would be larger than {MAX_VALUE_BYTES // (1024 * 1024)} MiB, the most a "
+                f"query may produce; select less, e.g. with substr() (SQLite: {text})"
             ) from None
+        if budget.expired:
+            raise timeout_error(budget.limit or 0) from None
         if guard.denied is not None or "not authorized" in text:
             keyword = leading_keyword(sql)
             if keyword == "VACUUM" or guard.denied is None or guard.internal:
@@ -371,34 +524,45 @@ def run(
     *,
     timeout: float | None = DEFAULT_TIMEOUT,
     monotonic: Callable[[], float] = time.monotonic,
+    database: Path | None = None,
+    overdue: Callable[[], None] | None = None,
 ) -> QueryResult:
     """Run one read-only statement on ``conn`` (from :func:`open_readonly`) with named ``params``.
 
-    Installs the guard and the time limit on ``conn`` for good: use a connection of its own. Raises
-    :class:`WriteRefused`, :class:`QueryTimeout` or :class:`QueryError`, also while the rows are iterated.
+    Installs the guard, the time limit and the value size limit on ``conn`` for good: use a connection of its own.
+    Raises :class:`WriteRefused`, :class:`QueryTimeout`, :class:`ValueTooLarge` or :class:`QueryError`, and a
+    :class:`~isrcdb.errors.DatabaseError` naming ``database`` when the file cannot be read, also while the rows are
+    iterated. ``overdue`` is called from the watchdog thread when a single call into SQLite goes on after it was
+    interrupted at the time limit (see :class:`Watchdog`).
     """
     if not sql.strip():
         raise QueryError('the SQL is empty: give one statement, e.g. "SELECT * FROM lookups LIMIT 5"')
     guard = Guard()
-    budget = Budget(timeout if timeout else None, monotonic)
+    budget = Budget(timeout if timeout else None, monotonic, interrupt=conn.interrupt, overdue=overdue)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
     conn.set_authorizer(guard)
     conn.set_progress_handler(budget, PROGRESS_STEPS)
-    with _translated(sql, guard, budget), budget.running():
+    with _translated(sql, guard, budget, database), budget.running():
         cursor = conn.execute(sql, dict(params or {}))
     if cursor.description is None:
         cursor.close()
         raise QueryError("the SQL has no statement that returns rows (only comments, or nothing to read)")
     columns = unique_columns([column[0] for column in cursor.description])
-    return QueryResult(columns, _rows(cursor, columns, sql, guard, budget))
+    return QueryResult(columns, _rows(cursor, columns, sql, guard, budget, database))
 
 
 def _rows(
-    cursor: sqlite3.Cursor, columns: list[str], sql: str, guard: Guard, budget: Budget
+    cursor: sqlite3.Cursor,
+    columns: list[str],
+    sql: str,
+    guard: Guard,
+    budget: Budget,
+    database: Path | None,
 ) -> Iterator[dict[str, Any]]:
     convert = row_converter(columns)
     try:
         while True:
-            with _translated(sql, guard, budget), budget.running():
+            with _translated(sql, guard, budget, database), budget.running():
                 batch = cursor.fetchmany(FETCH)
             if not batch:
                 return
@@ -530,7 +694,10 @@ def run_saved(
     *,
     timeout: float | None = DEFAULT_TIMEOUT,
     clock: Clock = utcnow,
+    database: Path | None = None,
+    overdue: Callable[[], None] | None = None,
 ) -> QueryResult:
     """Run the saved query ``name`` with ``params`` over its defaults, read-only, like :func:`run`."""
     query = saved_query(name)
-    return run(conn, query.sql, query.bind(params or {}, clock()), timeout=timeout)
+    bound = query.bind(params or {}, clock())
+    return run(conn, query.sql, bound, timeout=timeout, database=database, overdue=overdue)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from isrcdb.clock import parse_duration
 from isrcdb.errors import ConfigError
@@ -30,6 +31,7 @@ ENV_VARS = {
     "ISRCDB_MAX_WAIT": "the longest wait for Spotify's rate limit before stopping (default 60s)",
     "ISRCDB_CONNECT_TIMEOUT": "seconds to wait for a connection to Spotify (default 5s)",
     "ISRCDB_READ_TIMEOUT": "seconds to wait for Spotify's answer (default 30s)",
+    "ISRCDB_REQUEST_DEADLINE": "the longest one request to Spotify may take, whole answer included (default 60s)",
     "ISRCDB_CONCURRENCY": "requests in flight at once during sync (default 8)",
     "ISRCDB_RATE_LIMIT": "a ceiling on requests per ISRCDB_RATE_WINDOW, if you know your app's limit (default: learnt)",
     "ISRCDB_RATE_WINDOW": "the length of Spotify's rolling rate-limit window (default 30s)",
@@ -62,7 +64,8 @@ def database_path(value: str | os.PathLike[str]) -> Path:
             raise ConfigError(
                 "an SQLite URL must name a file: write sqlite:///relative/path or sqlite:////absolute/path"
             )
-        text = rest[1:].split("?", 1)[0]
+        # A URL's path is percent-encoded (as SQLAlchemy writes it): sqlite:///a%3Fb.db names the file a?b.db.
+        text = unquote(rest[1:].split("?", 1)[0])
     if not text.strip():
         raise ConfigError("the database path is empty")
     return Path(text).expanduser()
@@ -106,6 +109,7 @@ class Settings:
     max_wait: float = 60.0
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    request_deadline: float = 60.0
     concurrency: int = 8
     rate_limit: int | None = None
     rate_window: float = 30.0
@@ -174,6 +178,8 @@ class Settings:
             values["connect_timeout"] = _seconds("ISRCDB_CONNECT_TIMEOUT", ct)
         if (rt := get("ISRCDB_READ_TIMEOUT")) is not None:
             values["read_timeout"] = _seconds("ISRCDB_READ_TIMEOUT", rt)
+        if (deadline := get("ISRCDB_REQUEST_DEADLINE")) is not None:
+            values["request_deadline"] = _seconds("ISRCDB_REQUEST_DEADLINE", deadline)
         if (conc := get("ISRCDB_CONCURRENCY")) is not None:
             values["concurrency"] = check_concurrency(conc)
         if (rate := get("ISRCDB_RATE_LIMIT")) is not None:

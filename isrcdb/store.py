@@ -428,12 +428,20 @@ def claim_due(
     return claimed
 
 
+HELD = ":held"
+"""Suffix of the owner of a claim kept on a code whose search failed (not searched again in that run): a lookup
+does not wait for such a code, as nobody is searching it."""
+
+
 def hold_claims(conn: sqlite3.Connection, owner: str, codes: Iterable[str], until: datetime) -> None:
-    """Claim ``codes`` for ``owner`` until ``until``, whoever held them (e.g. to keep a failed code out of a run)."""
+    """Claim ``codes`` for ``owner`` until ``until``, whoever held them, to keep failed codes out of a run.
+
+    The claim's owner is marked :data:`HELD`; :func:`release_claims` of ``owner`` releases these claims too.
+    """
     with transaction(conn):
         conn.executemany(
             "UPDATE isrcs SET claimed_by = ?, claimed_until = ? WHERE isrc = ?",
-            [(owner, to_text(until), code) for code in codes],
+            [(owner + HELD, to_text(until), code) for code in codes],
         )
 
 
@@ -447,15 +455,24 @@ def renew_claims(conn: sqlite3.Connection, owner: str, codes: Iterable[str], unt
 
 
 def release_claims(conn: sqlite3.Connection, owner: str, codes: Iterable[str] | None = None) -> None:
-    """Drop ``owner``'s claims: on ``codes``, or on every code it holds (a full scan) when ``codes`` is None."""
+    """Drop ``owner``'s claims, held ones too: on ``codes``, or on every code it holds (a full scan) when ``None``."""
     with transaction(conn):
         if codes is None:
-            conn.execute("UPDATE isrcs SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (owner,))
+            conn.execute(
+                "UPDATE isrcs SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by IN (?, ?)",
+                (owner, owner + HELD),
+            )
         else:
             conn.executemany(
-                "UPDATE isrcs SET claimed_by = NULL, claimed_until = NULL WHERE isrc = ? AND claimed_by = ?",
-                [(code, owner) for code in codes],
+                "UPDATE isrcs SET claimed_by = NULL, claimed_until = NULL WHERE isrc = ? AND claimed_by IN (?, ?)",
+                [(code, owner, owner + HELD) for code in codes],
             )
+
+
+def get_claim(conn: sqlite3.Connection, isrc: str) -> tuple[str | None, str | None, str | None] | None:
+    """``(claimed_by, claimed_until, fetched_at)`` of a stored code (timestamps as stored), ``None`` if not stored."""
+    row = conn.execute("SELECT claimed_by, claimed_until, fetched_at FROM isrcs WHERE isrc = ?", (isrc,)).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def claim_owners(conn: sqlite3.Connection, now: datetime) -> list[str]:

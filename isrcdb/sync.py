@@ -14,9 +14,11 @@ How a run works:
   claims and reports progress. A worker takes its next code only once its last result is committed, so at most
   ``concurrency`` codes are ever searched but not yet stored: that is all a killed run can lose, and the next run
   searches those again (a request already sent when a process dies is answered to nobody).
-- **Pacing**: one :class:`RateGovernor` shared by every worker (see there). A 429 pauses every worker until its
-  ``Retry-After``; a longer wait than ``max_wait``, or a quota 429, ends the run: what was done is kept and the time
-  to come back is stored (:meth:`IsrcDB.note_rate_limit`), so that the next run says so instead of calling Spotify.
+- **Pacing**: one :class:`RateGovernor` shared by every worker (see there). A 429 pauses every worker, by the rule
+  lookups follow too (:func:`isrcdb.spotify.pacing.after_429`): at least ``Retry-After``, at least a second, longer
+  with each 429 in a row. A longer wait than ``max_wait``, a quota 429, or a storm of 429s beyond its bounds ends
+  the run: what was done is kept and the time to come back is stored (:meth:`IsrcDB.note_rate_limit`), so that the
+  next run says so instead of calling Spotify.
 - **Stopping**: setting the ``stop`` event (Ctrl-C or SIGTERM through :func:`stop_signals`) stops claiming, lets
   requests in flight finish for up to :data:`GRACE` seconds, stores their results and releases the other claims.
 """
@@ -41,11 +43,12 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from isrcdb import store
-from isrcdb.cache import IsrcDB, RunState
+from isrcdb.cache import IsrcDB, RunState, holder_is_dead
 from isrcdb.clock import to_text
 from isrcdb.db import database_error
 from isrcdb.errors import RateLimited, SpotifyError, UsageError
 from isrcdb.spotify.client import SearchResult, SpotifyClient
+from isrcdb.spotify.pacing import MIN_PAUSE, Storm, Verdict, after_429
 from isrcdb.spotify.transport import Response
 
 if TYPE_CHECKING:
@@ -76,8 +79,6 @@ MARGIN = 0.95
 """Once a 429 reveals the limit, pace at this fraction of it."""
 MIN_LEARN = 10
 """A 429 after fewer requests than this in the window (the window was used by someone else) teaches no limit."""
-MIN_PAUSE = 1.0
-"""The shortest pause after a 429, even when ``Retry-After`` says 0: asking again at once lengthens the penalty."""
 
 
 # --- the rate governor ------------------------------------------------------------------------------------------
@@ -96,12 +97,15 @@ class RateGovernor:
       with each answer that is not a 429 (a slow start, per answer like TCP's, so it takes as few requests at any
       latency; the concurrency soon becomes the real bound);
     - with a configured ``ceiling``, never sends more than that many in any ``window``, spread evenly;
-    - on a 429, pauses every worker until ``Retry-After`` has passed (the latest of all 429s), and learns the
-      limit: the requests it sent in the ``window`` before the refused one. It then paces at :data:`MARGIN` of
-      that, spread evenly (a multiplicative decrease on each new 429), adding 1% after each ``window`` without
-      one (additive increase). 429s of requests already in flight when it cut do not cut again;
-    - on a quota 429, or one asking to wait more than ``max_wait`` seconds, halts: :meth:`acquire` raises
-      :class:`GovernorStopped` in every worker, and :attr:`halted` holds the 429.
+    - on a 429, pauses every worker for as long as :func:`~isrcdb.spotify.pacing.after_429` says (at least
+      ``Retry-After`` and a second, doubling with each 429 in a row), and learns the limit: the requests it sent
+      in the ``window`` before the refused one. It then paces at :data:`MARGIN` of that, spread evenly (a
+      multiplicative decrease on each new 429), adding 1% after each ``window`` without one (additive increase).
+      429s of requests already in flight when it cut neither cut again nor count as one more 429 in a row; an
+      answer to a request sent after the last 429 ends the storm;
+    - on a quota 429, one asking to wait more than ``max_wait`` seconds, or a storm beyond its bounds, halts:
+      :meth:`acquire` raises :class:`GovernorStopped` in every worker, :attr:`halted` holds the 429 and
+      :attr:`verdict` says why and when to come back.
 
     Time comes from ``clock`` (monotonic seconds) and ``wait`` (sleep); by default the wait is cut short by
     :meth:`stop`. Both are injectable, so the policy is tested without sleeping.
@@ -137,7 +141,11 @@ class RateGovernor:
         self._clean_since = -math.inf
         self._epoch = 0  # bumped by every 429, so that reservations made before it are redone
         self.pause_until = -math.inf
+        self.storm = Storm()
+        """The 429s in a row so far (see :mod:`isrcdb.spotify.pacing`)."""
         self.halted: RateLimited | None = None
+        self.verdict: Verdict | None = None
+        """Why the run halted on a 429, and how long until Spotify may be asked again."""
         self.requests = 0
         """Requests let through (each one a request sent to Spotify)."""
         self.rate_limited = 0
@@ -230,11 +238,16 @@ class RateGovernor:
                 self.requests += 1
                 return slot
 
-    def on_success(self) -> None:
-        """A request was answered (not 429): before the limit is known, speed up."""
+    def on_success(self, sent_at: float | None = None) -> None:
+        """A request (sent at ``sent_at``) was answered, not 429: before the limit is known, speed up.
+
+        An answer to a request sent after the last 429 ends a storm; one sent before it was only slower.
+        """
         with self._lock:
             if self.limit is None:
                 self._rate = min(self._rate * GROWTH, MAX_RATE)
+            if sent_at is None or sent_at > self._cut_at:
+                self.storm = Storm()
 
     def on_429(self, exc: RateLimited, sent_at: float) -> None:
         """A request sent at ``sent_at`` was answered 429: pause everyone, learn, or halt the run."""
@@ -242,15 +255,24 @@ class RateGovernor:
             self.rate_limited += 1
             now = self._clock()
             self._epoch += 1
-            if exc.quota or exc.retry_after > self.max_wait:
+            new_episode = sent_at > self._cut_at
+            # A 429 of a request in flight when the last one came is the same refusal, not one more in a row: it
+            # is judged alone (a quota, or a Retry-After too long, still halts).
+            storm = self.storm if new_episode else Storm()
+            verdict = after_429(exc.retry_after, quota=exc.quota, storm=storm, max_wait=self.max_wait)
+            if verdict.stop and (new_episode or verdict.action != "storm"):
                 if self.halted is None:
-                    self.halted = exc
+                    self.halted, self.verdict = exc, verdict
                 self._stopping.set()
                 return
-            self.pause_until = max(self.pause_until, now + max(exc.retry_after, MIN_PAUSE))
+            if new_episode:
+                self.storm = verdict.storm
+                self.pause_until = max(self.pause_until, now + verdict.seconds)
+            else:  # it may still ask for longer than the pause in force
+                self.pause_until = max(self.pause_until, now + max(verdict.retry_after, MIN_PAUSE))
             self._clean_since = now
             in_window = self._count_since(sent_at - self.window, sent_at)
-            if sent_at > self._cut_at:  # sent after the last cut: a new episode, cut once
+            if new_episode:  # sent after the last cut: cut once
                 if in_window >= MIN_LEARN:
                     base = in_window if self._learned is None else min(self._learned, in_window)
                     self._learned = max(1, math.floor(base * MARGIN))
@@ -278,8 +300,11 @@ class GovernedClient(SpotifyClient):
                 response = super().get(path, params)
             except RateLimited as exc:
                 self.governor.on_429(exc, sent_at)  # then acquire() waits, or raises when halted
+            except SpotifyError:
+                self.governor.on_success(sent_at)  # an answer, if a failed one: not a 429 in a row
+                raise
             else:
-                self.governor.on_success()
+                self.governor.on_success(sent_at)
                 return response
 
 
@@ -411,20 +436,6 @@ def owner_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def _holder_is_dead(owner: str) -> bool:
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if os.name != "posix" or host != socket.gethostname()[:40] or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False  # alive, owned by someone else
-    return False
-
-
 def due_rule(cache: IsrcDB, older_than: timedelta | None) -> DueRule:
     """The selection for a run starting now (see :class:`~isrcdb.store.DueRule`).
 
@@ -535,7 +546,7 @@ class _Run:
     def _release_dead_claims(self) -> None:
         conn = self.cache.conn
         for owner in store.claim_owners(conn, self.cache.clock()):
-            if _holder_is_dead(owner):
+            if holder_is_dead(owner):
                 store.release_claims(conn, owner)
 
     def _loop(self, rule: DueRule) -> None:
@@ -589,13 +600,12 @@ class _Run:
             return
         summary = self.summary
         if self.governor.halted is not None:
-            exc = self.governor.halted
-            until = self.cache.note_rate_limit(exc)
-            what = "quota is exceeded" if exc.quota else f"rate limit asks to wait {exc.retry_after:g} s"
-            if not exc.quota:
-                what += f", more than the --max-wait of {self.governor.max_wait:g} s"
+            exc, verdict = self.governor.halted, self.governor.verdict
+            if verdict is None:  # a governor given its halting 429 from outside: judge that 429 alone
+                verdict = after_429(exc.retry_after, quota=exc.quota, max_wait=self.governor.max_wait)
+            until = self.cache.note_rate_limit(verdict.seconds)
             summary.status, summary.come_back_at = "rate_limited", until
-            summary.message = f"Spotify's {what}; come back after {to_text(until)}"
+            summary.message = f"{verdict.reason(self.governor.max_wait)}; come back after {to_text(until)}"
         elif self.state.halted is not None:
             summary.status, summary.message = "failed", self.state.halted
         elif self.stop.is_set():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
+from sqlalchemy.engine import URL
 
 from isrcdb.models import Base
 
@@ -35,8 +36,8 @@ def run_migrations_online() -> None:
     db = context.get_x_argument(as_dictionary=True).get("db") or config.get_main_option("sqlalchemy.url")
     if not db:
         raise SystemExit("give the database with: alembic -x db=path/to/isrcdb.sqlite3 ...")
-    url = db if "://" in db else f"sqlite:///{db}"
-    engine = create_engine(url)
+    # A path is made a URL from its parts: as text, a "?" or "%" in it would be read as URL syntax.
+    engine = create_engine(db if "://" in db else URL.create("sqlite", database=db))
     with engine.connect() as conn:
         _configure(conn)
         with context.begin_transaction():

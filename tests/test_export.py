@@ -200,6 +200,14 @@ def test_atomic_file_appears_only_when_complete(tmp_path: Path) -> None:
     assert (target.read_text(encoding="utf-8"), [path.name for path in tmp_path.iterdir()]) == ("a,b\n", ["out.csv"])
 
 
+def test_a_replaced_export_keeps_the_permissions_of_the_file_it_replaces(cli: Cli, cache: Path, workdir: Path) -> None:
+    (workdir / "private.csv").write_text("the previous export\n", encoding="utf-8")
+    (workdir / "private.csv").chmod(0o600)
+    assert cli("export", "--output", "private.csv").exit_code == 0
+    assert (workdir / "private.csv").stat().st_mode & 0o777 == 0o600
+    assert (workdir / "private.csv").read_text(encoding="utf-8").startswith(HEADER)
+
+
 @pytest.mark.parametrize(
     ("output", "code", "message"),
     [

@@ -171,6 +171,15 @@ def test_a_binary_file_is_refused_before_anything_is_stored(cli: Cli, workdir: P
     assert stored(db_path) == []
 
 
+def test_nul_bytes_after_a_utf8_byte_order_mark_are_refused_too(cli: Cli, workdir: Path, db_path: Path) -> None:
+    result = cli("import", write(workdir / "marked.txt", b"\xef\xbb\xbf" + f"{FEW}\n".encode() + b"\x00" * 4096))
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"Error: {workdir / 'marked.txt'} is not a text or CSV file (it contains NUL bytes); give a file of ISRCs\n",
+    )
+    assert stored(db_path) == []
+
+
 def test_undecodable_bytes_and_an_overlong_line_are_invalid_lines_and_the_rest_is_read(
     cli: Cli, workdir: Path, db_path: Path
 ) -> None:

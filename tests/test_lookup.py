@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import stat
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +16,10 @@ from typing import Any
 import pytest
 
 from isrcdb import IsrcDB
+from isrcdb.cache import CLAIM_WAIT
 from isrcdb.clock import to_text
 from isrcdb.settings import Settings
+from isrcdb.store import HELD
 from isrcdb.testing.spotify import SpotifyReplica
 from tests.conftest import Cli, run_isrcdb
 
@@ -330,6 +335,43 @@ def test_jsonl_and_table(cli: Cli, spotify: SpotifyReplica) -> None:
     assert [json.loads(line)["status"] for line in lines] == ["found", "not_found"]
     table = cli("lookup", FEW)
     assert table.exit_code == 0 and "Paper Lanterns" in table.stdout and FEW in table.stdout
+
+
+def claim(db_path: Path, code: str, owner: str) -> None:
+    """Mark ``code`` as claimed by ``owner`` for an hour, as a sync searching it would."""
+    until = to_text(datetime.now(UTC) + timedelta(hours=1))
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE isrcs SET claimed_by = ?, claimed_until = ? WHERE isrc = ?", (owner, until, code))
+
+
+def test_a_code_a_sync_holds_is_waited_for_within_a_bound_per_run_then_searched(
+    cli: Cli, spotify: SpotifyReplica, db_path: Path
+) -> None:
+    assert cli("import", "-", input=f"{FEW}\n{MANY}\n").exit_code == 0
+    for code in (FEW, MANY):
+        claim(db_path, code, "elsewhere:1:0badc0de")  # a sync on another machine that never answers
+    sleeps: list[float] = []
+    with IsrcDB(sleep=sleeps.append) as cache:
+        results = cache.lookup([FEW, MANY])
+    assert [(result.status, result.source) for result in results] == [("found", "spotify")] * 2
+    assert sum(sleeps) == pytest.approx(CLAIM_WAIT)  # for both codes together, not for each
+    assert (spotify.search_count(FEW), spotify.search_count(MANY)) == (1, 2)
+
+
+def test_a_code_whose_sync_gave_up_on_it_or_died_is_searched_without_waiting(
+    cli: Cli, spotify: SpotifyReplica, db_path: Path
+) -> None:
+    assert cli("import", "-", input=f"{FEW}\n{NONE}\n").exit_code == 0
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    claim(db_path, FEW, f"elsewhere:1:0badc0de{HELD}")  # its search failed in that sync, which holds it aside
+    claim(db_path, NONE, f"{socket.gethostname()[:40]}:{dead.pid}:0badc0de")  # a sync killed on this machine
+    sleeps: list[float] = []
+    with IsrcDB(sleep=sleeps.append) as cache:
+        results = cache.lookup([FEW, NONE])
+    assert [result.status for result in results] == ["found", "not_found"]
+    assert sleeps == []
+    assert (spotify.search_count(FEW), spotify.search_count(NONE)) == (1, 1)
 
 
 def test_python_api_uses_an_injected_clock_for_freshness(spotify: SpotifyReplica, workdir: Path) -> None:

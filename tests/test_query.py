@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from isrcdb import query
+from isrcdb.cli import app
 from isrcdb.query import Budget, Guard
 from tests.conftest import Cli, replica_environment
 
@@ -153,6 +154,41 @@ def test_unusual_values_are_kept(cli: Cli, cache: Path, sql: str, expected: list
 def test_the_statement_can_come_from_standard_input(cli: Cli, cache: Path) -> None:
     result = cli("query", "-", "--format", "csv", input="SELECT count(*) AS codes FROM lookups\n")
     assert (result.exit_code, result.stdout) == (0, "codes\n6\n")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"SELECT '\xff'", "the SQL on standard input is not UTF-8 text: byte 0xff at offset 8 cannot be read"),
+        (b"SELECT 1 -- caf\xe9", "the SQL on standard input is not UTF-8 text: byte 0xe9 at offset 15 cannot be read"),
+    ],
+)
+def test_a_statement_on_standard_input_that_is_not_utf8_is_a_usage_error(
+    cli: Cli, cache: Path, data: bytes, message: str
+) -> None:
+    result = cli.runner.invoke(app, ["query", "-"], input=data, catch_exceptions=False)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"Error: {message}\n")
+
+
+def test_a_statement_on_standard_input_may_start_with_a_byte_order_mark(cli: Cli, cache: Path) -> None:
+    result = cli.runner.invoke(app, ["query", "-", "-F", "csv"], input="\ufeffSELECT 1 AS one".encode())
+    assert (result.exit_code, result.stdout) == (0, "one\n1\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["SELECT '\udcff'"], "the SQL or a parameter is not valid UTF-8 text (bytes ff at character 9)"),
+        (
+            ["SELECT :x", "-p", "x", "a\udcc3"],
+            "the SQL or a parameter is not valid UTF-8 text (bytes c3 at character 2)",
+        ),
+    ],
+)
+def test_arguments_that_were_not_utf8_are_a_usage_error(cli: Cli, cache: Path, args: list[str], message: str) -> None:
+    # Bytes that are not UTF-8 on the command line reach Python as lone surrogates (surrogateescape).
+    result = cli("query", *args)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"Error: {message}\n")
 
 
 def test_read_only_pragmas_are_allowed(cli: Cli, cache: Path) -> None:
@@ -395,7 +431,8 @@ def test_the_budget_adds_up_time_spent_inside_sqlite(used: float, inside: float,
     with budget.running():
         clock.now += inside
         assert budget() == int(expired)
-    assert (budget.expired, budget.used) == (expired, pytest.approx(used + inside))
+    assert budget.expired == expired
+    assert budget.used == pytest.approx(used + inside)
 
 
 # --- saved queries -------------------------------------------------------------------------------------------------

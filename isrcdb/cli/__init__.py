@@ -11,12 +11,34 @@ is imported inside the command that needs it, so ``isrcdb lookup`` on a warm cac
 
 from __future__ import annotations
 
-from isrcdb.cli import database, lookup, sql, sync  # noqa: F401  (each registers its commands)
-from isrcdb.cli.common import app
+import logging
+import sys
+
+from isrcdb.cli import common, database, datasette, lookup, sql, sync  # noqa: F401  (each registers its commands)
+from isrcdb.cli.common import DiagnosticHandler, OutputError, app, err, guard_stdout
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Entry point of the ``isrcdb`` console script."""
-    app()
+    """Entry point of the ``isrcdb`` console script.
+
+    Standard output is guarded first, so that a full disk or a closed pipe ends every command (``--help`` and
+    ``--version`` included, which Click prints outside the commands) in one ``Error:`` line. What is still buffered
+    when the command returns is flushed here, where such a failure can still be reported.
+    """
+    common.OWN_PROCESS = True
+    guard_stdout()
+    # Warnings logged without -v go through err() too: they quote paths and answers.
+    logging.lastResort = DiagnosticHandler(logging.WARNING)
+    code: int | str | None = 0
+    try:
+        try:
+            app()
+        except SystemExit as exc:
+            code = exc.code
+        sys.stdout.flush()
+    except OutputError as exc:
+        err(f"Error: {exc}")
+        code = exc.exit_code
+    sys.exit(code)

@@ -8,7 +8,13 @@ diagnostics on stderr. Library errors become ``Error: ...`` and the exit code do
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
+import io
+import logging
+import os
+import select
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,7 +24,7 @@ import typer
 
 from isrcdb import __version__
 from isrcdb.errors import IsrcdbError, UsageError
-from isrcdb.output import Format
+from isrcdb.output import Format, visible
 
 app = typer.Typer(
     name="isrcdb",
@@ -45,9 +51,122 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def err(message: str) -> None:
-    """A line on stderr."""
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+    """A line on stderr, made :func:`~isrcdb.output.visible`: messages quote data (Spotify's error messages, lines of
+    an input file, names), and no control sequence hidden in them may reach the terminal or break the line in two."""
+    # A stderr that cannot be written (closed, a full disk) leaves nowhere to say anything: the exit code remains.
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(visible(message) + "\n")
+        sys.stderr.flush()
+
+
+OWN_PROCESS = False
+"""Whether isrcdb runs as its own process (set by the console script's ``main``), not inside another program such
+as a test runner: only then may a command end the process itself (:func:`hard_exit`)."""
+
+
+def hard_exit(message: str, code: int) -> Callable[[], None] | None:
+    """A function that prints ``Error: message`` and ends the process at once with ``code``, for a watchdog thread
+    whose command is stuck in a long call into C; ``None`` when isrcdb is not running as its own process."""
+    if not OWN_PROCESS:
+        return None
+
+    def stop() -> None:
+        err(f"Error: {message}")
+        with contextlib.suppress(Exception):  # whole lines already written still reach their reader
+            sys.stdout.flush()
+        os._exit(code)
+
+    return stop
+
+
+class OutputError(IsrcdbError):
+    """Standard output cannot take what isrcdb writes: a full disk, a closed pipe (exit 4, the environment)."""
+
+    exit_code = 4
+
+
+def output_error(exc: OSError) -> OutputError:
+    """The :class:`OutputError` for a failed write to standard output, in words a person can act on."""
+    if exc.errno == errno.EPIPE:
+        return OutputError("the output was closed before everything was written (its reader stopped early)")
+    return OutputError(f"cannot write the output: {exc.strerror or exc}")
+
+
+class GuardedOutput(io.RawIOBase):
+    """Standard output's file descriptor, where every failed write becomes an :class:`OutputError`.
+
+    Every way isrcdb writes (``sys.stdout.write``, ``typer.echo``, rich, Click's help) ends in this ``write``, so a
+    full disk or a closed pipe gives one ``Error:`` line however the bytes got there. After the first failure the
+    rest is dropped, so that the buffer's remainder cannot fail again when Python flushes it at exit.
+    """
+
+    def __init__(self, fd: int | None) -> None:
+        super().__init__()
+        self.fd = fd
+        self.failed = False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        if self.fd is None:
+            raise io.UnsupportedOperation("standard output is closed")
+        return self.fd
+
+    def isatty(self) -> bool:
+        return self.fd is not None and os.isatty(self.fd)
+
+    def write(self, data: Any) -> int:
+        size = len(memoryview(data))
+        if self.failed:
+            return size
+        if self.fd is None:
+            self.failed = True
+            raise OutputError("standard output is closed, so the output has nowhere to go")
+        while True:
+            try:
+                return os.write(self.fd, data)
+            except BlockingIOError:  # a non-blocking stdout (left so by another program): wait until it can take more
+                select.select([], [self.fd], [])
+            except OSError as exc:
+                self.failed = True
+                raise output_error(exc) from None
+
+
+def guard_stdout() -> None:
+    """Put :class:`GuardedOutput` under ``sys.stdout``, keeping its encoding and buffering.
+
+    Text that the encoding cannot carry (a lone surrogate, any non-Latin name under a Latin-1 locale) is written
+    as a backslash escape instead of failing: in JSON that escape reads back as the very same string.
+    """
+    current = sys.stdout
+    fd: int | None = None
+    if current is not None:
+        try:
+            fd = current.fileno()
+        except (OSError, ValueError):
+            return  # not a file (a program's own capture, e.g. a StringIO): it reports its own failures
+        with contextlib.suppress(OSError, ValueError):
+            current.flush()
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(GuardedOutput(fd)),
+        encoding=getattr(current, "encoding", None) or "utf-8",
+        errors="backslashreplace",
+        line_buffering=bool(getattr(current, "line_buffering", False)),
+    )
+
+
+class DiagnosticHandler(logging.Handler):
+    """Log records on stderr through :func:`err`, line by line: they quote answers, addresses and paths."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        for line in text.split("\n"):
+            err(line)
 
 
 def cli_errors(func: F) -> F:
@@ -63,9 +182,10 @@ def cli_errors(func: F) -> F:
         except KeyboardInterrupt:
             err("Interrupted.")
             raise typer.Exit(EXIT_INTERRUPTED) from None
-        except BrokenPipeError:
-            sys.stderr.close()  # the reader went away (e.g. `| head`): nothing more to say
-            raise typer.Exit(0) from None
+        except BrokenPipeError as exc:  # a stream other than a guarded stdout: the same words
+            error = output_error(exc)
+            err(f"Error: {error}")
+            raise typer.Exit(error.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -113,10 +233,8 @@ def main_options(
     Example: isrcdb lookup USRC17607839 --format json
     """
     if verbose:
-        import logging
-
         logging.basicConfig(
             level=logging.DEBUG if verbose > 1 else logging.INFO,
-            stream=sys.stderr,
             format="%(levelname)s %(name)s: %(message)s",
+            handlers=[DiagnosticHandler()],
         )

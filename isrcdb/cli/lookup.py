@@ -2,11 +2,10 @@
 
 # No ``from __future__ import annotations`` in command modules: Typer would evaluate every string annotation when
 # it builds the command line, which costs more at each start than defining the annotations once at import.
-import io
 import itertools
 import sys
 from collections.abc import Iterable, Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,24 +26,24 @@ from isrcdb.errors import UsageError
 from isrcdb.output import Format, RawJSON, write_rows
 from isrcdb.store import TRACK_FIELDS
 
+if TYPE_CHECKING:
+    from isrcdb.importer import ImportReport
 
-def read_codes(codes: list[str] | None, file: str | None) -> Iterator[str]:
-    """Codes from the arguments, then from ``file`` (``-`` is stdin), one per line."""
+
+def read_codes(
+    codes: list[str] | None, file: str | None, report: "ImportReport", *, column: str | None = None
+) -> Iterator[str]:
+    """Codes from the arguments, then from ``file`` (``-`` is stdin), read exactly as ``isrcdb import`` reads it.
+
+    One reader for both commands: text or CSV, header detection, UTF-8 or UTF-16 with a byte-order mark, binary
+    files refused from their first bytes and overlong lines skipped unread, so memory stays bounded even for
+    ``/dev/zero``. Lines that hold no code are noted in ``report``.
+    """
     yield from codes or ()
-    if file is None:
-        return
-    if file == "-":
-        # Decoded here, not by the locale: bytes that are not UTF-8 become invalid codes, never a traceback.
-        raw = getattr(sys.stdin, "buffer", None)
-        stream = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") if raw else sys.stdin
-        yield from stream
-        return
-    try:
-        handle = open(file, encoding="utf-8-sig", errors="replace", newline="")
-    except OSError as exc:
-        raise UsageError(f"cannot read {file}: {exc.strerror}") from None
-    with handle:
-        yield from handle
+    if file is not None:
+        from isrcdb.importer import read_values
+
+        yield from (value for _, value in read_values(file, report, column=column))
 
 
 LOOKUP_COLUMNS = [
@@ -81,7 +80,21 @@ def lookup(
     *,
     file: Annotated[
         str | None,
-        typer.Option("--file", "-f", help="Read codes from FILE, one per line; - for stdin.", show_default=False),
+        typer.Option(
+            "--file",
+            "-f",
+            help="Read codes from FILE (one per line, or a CSV file, as import reads it); - for stdin.",
+            show_default=False,
+        ),
+    ] = None,
+    column: Annotated[
+        str | None,
+        typer.Option(
+            "--column",
+            "-c",
+            help="With --file: the CSV column holding the ISRCs (default: the one whose header looks like one).",
+            show_default=False,
+        ),
     ] = None,
     fmt: FormatOption = Format.table,
     all_matches: Annotated[bool, typer.Option("--all-matches", help="List every release of each code.")] = False,
@@ -105,6 +118,8 @@ def lookup(
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("give ISRCs as arguments, or --file PATH, or --file - to read standard input")
         file = "-"
+    if column is not None and file is None:
+        raise UsageError("--column names a column of the --file; give --file too")
     run = RunState()
     statuses: dict[str, int] = {}
     notes: list[str] = []
@@ -132,8 +147,15 @@ def lookup(
     columns = TABLE_COLUMNS if fmt is Format.table else LOOKUP_COLUMNS
     if flat:
         columns = [*columns, *MATCH_COLUMNS]
-    source = read_codes(codes, file)
+    from isrcdb.importer import ImportReport
+
+    unread = ImportReport(source=file or "-")  # lines of the file that held no code (too long, no such column)
+    source = read_codes(codes, file, unread, column=column)
     first = next((line for line in source if line.strip()), None)
+    where = "standard input" if file == "-" else file
+    if first is None and unread.invalid_lines:
+        item = unread.invalid_lines[0]
+        raise UsageError(f"no codes given: {where}, line {item.line}: {item.reason}")
     if first is None:
         raise UsageError("no codes given: the input was empty")
     with IsrcDB(settings=settings(db), on_wait=on_wait) as cache:
@@ -149,7 +171,12 @@ def lookup(
         write_rows(rows(results), fmt, sys.stdout, columns)
     for note in notes:
         err(f"Warning: {note}")
+    for item in unread.invalid_lines:
+        err(f"Error: {where}, line {item.line}: {item.reason}; no code read from it")
+    if unread.invalid > len(unread.invalid_lines):
+        err(f"Error: {unread.invalid - len(unread.invalid_lines)} more lines of {where} held no code")
     invalid = statuses.get("invalid", 0)
+    statuses["invalid"] = invalid + unread.invalid
     if invalid:
         err(f"Error: {invalid} invalid code{'s' if invalid > 1 else ''} (see the error field); nothing stored for them")
     if run.halted:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from isrcdb.cli.common import DbOption, FormatOption, app, cli_errors, err, settings
+from isrcdb.cli.common import EXIT_USAGE, DbOption, FormatOption, app, cli_errors, err, hard_exit, settings
 from isrcdb.errors import UsageError
 from isrcdb.output import ExportFormat, Format, write_rows
 
@@ -99,13 +99,30 @@ def query(
     if sql is None:
         raise UsageError("give one SQL statement (or - to read it from standard input), or --saved NAME, or --list")
     path = settings(db).database
+    text = read_statement() if sql == "-" and not saved else sql
+    # SQLite sees an interrupt only between steps; one step stuck in a long function call still ends on time.
+    overdue = hard_exit(str(queries.timeout_error(limit)), EXIT_USAGE)
     with queries.open_readonly(path) as conn:
         if saved:
-            result = queries.run_saved(conn, sql, pairs, timeout=limit)
+            result = queries.run_saved(conn, sql, pairs, timeout=limit, database=path, overdue=overdue)
         else:
-            text = sys.stdin.read() if sql == "-" else sql
-            result = queries.run(conn, text, pairs, timeout=limit)
+            result = queries.run(conn, text, pairs, timeout=limit, database=path, overdue=overdue)
         write_rows(result.rows, fmt, sys.stdout, result.columns)
+
+
+def read_statement() -> str:
+    """The SQL on standard input, decoded as UTF-8 here (not by the locale); anything else is a usage error."""
+    if sys.stdin is None:
+        raise UsageError("standard input is closed: give the SQL as an argument instead of -")
+    raw = getattr(sys.stdin, "buffer", None)
+    data: bytes = raw.read() if raw is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"the SQL on standard input is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} "
+            "cannot be read"
+        ) from None
 
 
 @app.command()
@@ -121,7 +138,8 @@ def export(
             "--output",
             "-o",
             metavar="FILE",
-            help="Write to FILE, atomically (it appears only once complete); default: standard output.",
+            help="Write to FILE, atomically (it appears only once complete; a symlink is followed, a FIFO or device "
+            "written in place); default: standard output.",
             show_default=False,
         ),
     ] = None,

@@ -104,6 +104,7 @@ def client_from_settings(settings: Settings, *, pool_size: int | None = None) ->
     transport = Transport(
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
+        deadline=settings.request_deadline,
         pool_size=pool_size or settings.concurrency,
     )
     auth = TokenProvider(

@@ -6,23 +6,39 @@ exponential backoff and jitter. A 429 is never retried here and never slept thro
 :class:`~isrcdb.errors.RateLimited` carrying ``retry_after``, so the caller decides whether to wait (bounded) or
 stop and come back later. urllib3's own retries are off, because they honour ``Retry-After`` for hours.
 
+Nothing a server sends is trusted to end by itself. Each request has a deadline for the whole exchange, headers and
+body (the read timeout bounds only each wait for the next byte, which a server sending a byte a second never
+trips); each answer has a maximum size once decoded, checked as it is decompressed (a gzip bomb is refused after
+:data:`MAX_BODY_BYTES`, not expanded in memory); a redirect is never followed (the next host would get the request,
+and its page would be taken for Spotify's). Each of these is a :class:`~isrcdb.errors.BadResponse`: an error for
+that code, never an answer that gets stored.
+
 Nothing here logs headers: the ``Authorization`` header holds a secret.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
 import json
 import logging
 import math
+import os
 import random
+import socket
+import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from isrcdb import __version__
 from isrcdb.errors import BadResponse, RateLimited, SpotifyError, TransientError
@@ -35,6 +51,14 @@ MAX_BACKOFF = 8.0
 MAX_RETRY_AFTER = 366 * 86400.0
 """The longest ``Retry-After`` believed, in seconds: an absurd one is read as this, so the time to come back stays a
 date that can be computed and stored."""
+DEFAULT_DEADLINE = 60.0
+"""Seconds one request may take from connecting to the last byte of the answer (``ISRCDB_REQUEST_DEADLINE``)."""
+MAX_BODY_BYTES = 8 * 1024 * 1024
+"""The largest answer read, once decoded: a page of search results is under 100 KB, so this leaves eighty times that
+as headroom, and anything larger is not an answer from Spotify."""
+READ_CHUNK = 16 * 1024
+ACCEPT_ENCODING = "gzip, deflate"
+"""The only encodings asked for, so the only ones decoded (here, with the size limit applied as they expand)."""
 
 
 def should_retry(status: int | None, attempt: int, max_attempts: int = DEFAULT_ATTEMPTS) -> bool:
@@ -67,6 +91,93 @@ def retry_after_seconds(value: str | None, now: float | None = None, default: fl
     return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
+def attempt_timeouts(connect: float, read: float, deadline: float) -> tuple[float, float]:
+    """The socket timeouts of one attempt: the connect and read timeouts, neither longer than the whole deadline."""
+    return min(connect, deadline), min(read, deadline)
+
+
+class BodyDecoder:
+    """Decodes an answer's body as it arrives (``gzip``, ``deflate`` or none) and refuses it past ``limit`` bytes.
+
+    Decompression is asked for at most one byte more than the room left, so a bomb costs ``limit`` bytes of memory
+    at most, whatever its ratio. The raw bytes are held to the same limit.
+    """
+
+    def __init__(self, encoding: str | None, *, limit: int = MAX_BODY_BYTES, what: str = "Spotify's answer") -> None:
+        self.encoding = (encoding or "identity").strip().lower()
+        if self.encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+            # Shown with repr: the header is the server's text and may hold control characters.
+            raise BadResponse(f"{what} is in an encoding that was not asked for ({self.encoding[:40]!r})")
+        self.limit = limit
+        self.what = what
+        self.size = 0
+        self.raw_size = 0
+        self._parts: list[bytes] = []
+        self._pending = b""
+        self._inflater: Any = None
+        if self.encoding in ("gzip", "x-gzip"):
+            self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> None:
+        """Take the next raw bytes of the body."""
+        self.raw_size += len(data)
+        if self.raw_size > self.limit:
+            self._too_large()
+        if self.encoding == "identity":
+            self._accept(data)
+            return
+        if self._inflater is None:  # deflate: zlib-wrapped as the standard says, or raw as some servers send it
+            self._pending += data
+            if len(self._pending) < 2:
+                return
+            data, self._pending = self._pending, b""
+            wrapped = data[0] & 0x0F == 8 and int.from_bytes(data[:2], "big") % 31 == 0
+            self._inflater = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        self._inflate(data)
+
+    def finish(self) -> bytes:
+        """The whole decoded body."""
+        if self._pending:  # a deflate body of a single byte
+            self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            self._inflate(self._pending)
+        if self._inflater is not None:
+            try:
+                self._accept(self._inflater.flush())
+            except zlib.error:
+                raise BadResponse(f"{self.what} could not be decompressed ({self.encoding})") from None
+        return b"".join(self._parts)
+
+    def _inflate(self, data: bytes) -> None:
+        try:
+            while data:
+                out = self._inflater.decompress(data, self.limit - self.size + 1)
+                self._accept(out)
+                rest = self._inflater.unconsumed_tail
+                if self._inflater.eof:
+                    rest = self._inflater.unused_data
+                    if rest and self.encoding != "deflate":  # another gzip member follows
+                        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    else:
+                        return  # bytes after the end of a deflate stream are ignored, as urllib3 ignores them
+                if not out and rest == data:
+                    return
+                data = rest
+        except zlib.error:
+            raise BadResponse(f"{self.what} could not be decompressed ({self.encoding})") from None
+
+    def _accept(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            self._too_large()
+        if data:
+            self._parts.append(data)
+
+    def _too_large(self) -> None:
+        self._parts.clear()
+        size = f"{self.limit // 2**20} MiB" if self.limit % 2**20 == 0 else f"{self.limit:,} bytes"
+        raise BadResponse(f"{self.what} is larger than {size}; it was not read further")
+
+
 def error_message(payload: Any) -> tuple[str | None, str | None]:
     """``(message, reason)`` from a Web API error body ``{"error": {...}}``, or a token error ``{"error": "..."}``."""
     if not isinstance(payload, dict):
@@ -88,29 +199,156 @@ class Response:
     headers: Mapping[str, str]
 
 
+# --- the deadline of each request ---------------------------------------------------------------------------------
+
+
+class _Watch:
+    """One attempt's deadline, and the connection it uses once it has one."""
+
+    __slots__ = ("connection", "deadline", "done", "expired")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.connection: Any = None
+        self.done = False
+        self.expired = False
+
+
+class _Watchdog:
+    """One thread that shuts down the socket of every attempt still running at its deadline.
+
+    Shutting the socket down makes a blocked read return at once, in whatever layer (http.client, urllib3, TLS)
+    it waits, and whether it waits for headers or body; the attempt then sees that its deadline passed.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # a forked child has no watchdog thread: it starts its own
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def start(self, seconds: float) -> _Watch:
+        watch = _Watch(time.monotonic() + seconds)
+        with self._cond:
+            heapq.heappush(self._heap, (watch.deadline, next(self._order), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="isrcdb-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return watch
+
+    def attach(self, watch: _Watch, connection: Any) -> None:
+        with self._cond:
+            watch.connection = connection
+            # A pooled connection serves one attempt after another: only its current attempt may shut it down.
+            connection.isrcdb_watch = watch
+
+    def sent(self, watch: _Watch) -> None:
+        """The request is sent: if the deadline passed while the connection was still being made (no socket to
+        shut down then), shut it down now, before the answer is waited for."""
+        with self._cond:
+            if watch.expired and not watch.done:
+                _shut_down(watch)
+
+    def stop(self, watch: _Watch) -> None:
+        with self._cond:
+            watch.done = True
+            watch.connection = None
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
+                    _, _, watch = heapq.heappop(self._heap)
+                    if not watch.done:
+                        watch.expired = True
+                        _shut_down(watch)
+                self._cond.wait(self._heap[0][0] - now if self._heap else None)
+
+
+def _shut_down(watch: _Watch) -> None:
+    connection = watch.connection
+    sock = getattr(connection, "sock", None)
+    if sock is not None and getattr(connection, "isrcdb_watch", None) is watch:
+        with contextlib.suppress(OSError):
+            # The plain socket's shutdown, also under TLS: the SSL object stays whole for the thread reading it.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_WATCHDOG = _Watchdog()
+_current = threading.local()
+"""The watch of the attempt this thread is making, for the connection it sends the request on."""
+
+
+def _watched(base: type[Any]) -> type[Any]:
+    class Watched(base):  # type: ignore[misc]
+        isrcdb_watch: _Watch | None = None
+
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            watch = getattr(_current, "watch", None)
+            if watch is not None:
+                _WATCHDOG.attach(watch, self)
+            super().request(*args, **kwargs)
+            if watch is not None:
+                _WATCHDOG.sent(watch)
+
+    Watched.__name__ = Watched.__qualname__ = f"Watched{base.__name__}"
+    return Watched
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _watched(urllib3.connection.HTTPConnection)
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _watched(urllib3.connection.HTTPSConnection)
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter, with connections that tell the watchdog which socket an attempt uses."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _DeadlinePassed(Exception):
+    pass
+
+
 class Transport:
-    """A pooled HTTP session with timeouts and the retry rules above."""
+    """A pooled HTTP session with timeouts, a deadline and a size limit on each answer, and the retry rules above."""
 
     def __init__(
         self,
         *,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body: int = MAX_BODY_BYTES,
         pool_size: int = 4,
         max_attempts: int = DEFAULT_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.timeout = (connect_timeout, read_timeout)
+        self.deadline = deadline
+        self.max_body = max_body
         self.max_attempts = max_attempts
         self.sleep = sleep
         self.jitter = jitter
         self.session = requests.Session()
         self.session.trust_env = False  # no proxies or .netrc credentials picked up from the environment
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
+        adapter = _WatchedAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = f"isrcdb/{__version__}"
+        self.session.headers["Accept-Encoding"] = ACCEPT_ENCODING
         self.requests_made = 0
 
     def close(self) -> None:
@@ -126,20 +364,20 @@ class Transport:
         data: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
     ) -> Response:
-        """Send a request, retrying transient failures; return any answer that is not 429, 5xx or unreadable."""
+        """Send a request, retrying transient failures; return any answer that is not 3xx, 429, 5xx or unreadable."""
         attempt = 0
         while True:
             attempt += 1
             status: int | None = None
             cut_short = False
             try:
-                started = time.monotonic()
-                self.requests_made += 1
-                raw = self.session.request(
-                    method, url, params=params, headers=headers, data=data, auth=auth, timeout=self.timeout
-                )
+                raw = self._attempt(method, url, params=params, headers=headers, data=data, auth=auth)
                 status = raw.status_code
-                log.debug("%s %s -> %s in %.0f ms", method, raw.url, status, (time.monotonic() - started) * 1000)
+            except _DeadlinePassed:
+                # Not retried: a server this slow would hold the run for several deadlines, not one.
+                raise BadResponse(
+                    f"Spotify's answer did not come whole within the {self.deadline:g} s deadline ({url})"
+                ) from None
             except requests.ConnectTimeout:
                 failure = f"cannot connect to Spotify at {url} within {self.timeout[0]:g} s"
             except requests.Timeout:
@@ -154,6 +392,12 @@ class Transport:
             except requests.RequestException as exc:
                 raise SpotifyError(f"request to {url} failed: {_reason(exc)}") from None
             else:
+                if 300 <= status < 400:
+                    # Never followed: the request (credentials, token) would go to whatever host the answer names,
+                    # and that host's page would be taken for Spotify's.
+                    raise BadResponse(
+                        f"Spotify answered {status}, a redirect, which is not followed ({url})", status=status
+                    )
                 if status == 429:
                     payload = _json_or_none(raw)
                     _, reason = error_message(payload)
@@ -176,6 +420,58 @@ class Transport:
             delay = backoff_delay(attempt, self.jitter)
             log.info("%s; retrying in %.2f s", failure, delay)
             self.sleep(delay)
+
+    def _attempt(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One request and its whole answer, read within the deadline and the size limit."""
+        watch = _WATCHDOG.start(self.deadline)
+        _current.watch = watch
+        raw: requests.Response | None = None
+        try:
+            started = time.monotonic()
+            self.requests_made += 1
+            raw = self.session.request(
+                method,
+                url,
+                timeout=attempt_timeouts(*self.timeout, self.deadline),
+                stream=True,
+                allow_redirects=False,
+                **kwargs,
+            )
+            self._read_body(raw, url, watch)
+            if watch.expired:  # cut off while the headers came: what was read looks whole and is not
+                raise _DeadlinePassed
+            log.debug("%s %s -> %s in %.0f ms", method, raw.url, raw.status_code, (time.monotonic() - started) * 1000)
+            return raw
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
+            # The watchdog shut the socket down: whatever the read saw (a reset, a short answer), the cause is this.
+            if watch.expired or time.monotonic() >= watch.deadline:
+                raise _DeadlinePassed from None
+            raise
+        finally:
+            _current.watch = None
+            _WATCHDOG.stop(watch)
+            if raw is not None:
+                raw.close()  # gives a whole answer's connection back to the pool, and drops any other
+
+    def _read_body(self, raw: requests.Response, url: str, watch: _Watch) -> None:
+        decoder = BodyDecoder(
+            raw.headers.get("Content-Encoding"), limit=self.max_body, what=f"Spotify's answer ({url})"
+        )
+        try:
+            while chunk := raw.raw.read(READ_CHUNK, decode_content=False):
+                decoder.feed(chunk)
+                if time.monotonic() >= watch.deadline:
+                    raise _DeadlinePassed
+        # As requests turns them when it reads a body itself, so that they are told apart the same way.
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.ReadTimeout(exc) from exc
+        except urllib3.exceptions.ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise requests.ConnectionError(exc) from exc
+        # Handed to requests as if it had read the body itself, so that .json() decodes it exactly as before.
+        raw._content = decoder.finish()
+        raw._content_consumed = True  # type: ignore[attr-defined]
 
 
 def _json_or_none(raw: requests.Response) -> Any:

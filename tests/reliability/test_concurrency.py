@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from isrcdb.testing.spotify import SpotifyReplica
+from isrcdb.testing.spotify import Fault, SpotifyReplica
+from tests.conftest import Cli
 from tests.reliability.crashkit import Setup, found_changes, parallel, synthetic_codes
 from tests.reliability.helpers import assert_sound, statuses, table
 
@@ -51,7 +53,7 @@ def requests_counted(db_path: Path) -> int:
 def test_lookups_imports_syncs_and_readers_at_once_lose_nothing_and_search_each_code_once(
     replica: type[SpotifyReplica], workdir: Path, db_path: Path
 ) -> None:
-    server = replica(latency=0.01)  # type: ignore[operator]
+    server = replica(latency=0.01)
     imported, during, looked_up = synthetic_codes(300), synthetic_codes(100, 1000), synthetic_codes(90, 2000)
     lookups = [looked_up[0:30], looked_up[30:60], looked_up[60:90]]
 
@@ -114,3 +116,29 @@ def test_many_processes_at_once_resolve_every_code_exactly_once(tmp_path: Path) 
         report = parallel(Setup.create(tmp_path, server), syncs=6, lookups=6, codes=2000)
     assert report.problems == [], report
     assert report.processes == 15
+
+
+def test_a_lookup_of_a_code_a_running_sync_is_searching_waits_for_its_answer_and_searches_nothing(
+    spotify: SpotifyReplica, cli: Cli, db_path: Path
+) -> None:
+    codes = synthetic_codes(3, 3000)
+    held = codes[1]
+    assert cli("import", "-", input="\n".join(codes)).exit_code == 0
+    spotify.add_fault(Fault("slow", 1, route="search", isrc=held, delay=2.0))  # keeps the sync's request in flight
+    sync = start("sync", "--format", "json")
+    try:
+        deadline = time.monotonic() + 20
+        while spotify.search_count(held) == 0 and time.monotonic() < deadline and sync.poll() is None:
+            time.sleep(0.02)
+        assert spotify.search_count(held) == 1, "the sync never searched the code"
+        assert table(db_path, "SELECT claimed_by IS NOT NULL FROM isrcs WHERE isrc = ?", held) == [(1,)]
+
+        result = cli("lookup", held, "--format", "json")
+    finally:
+        ((code, stdout, stderr),) = finish([sync])
+    (answer,) = json.loads(result.stdout)
+    assert (result.exit_code, answer["status"], answer["source"]) == (0, "found", "cache"), result.stderr
+    assert spotify.stats()["searches_by_isrc"] == {code: 1 for code in codes}
+    assert (code, json.loads(stdout)["found"]) == (0, 3), stderr
+    assert statuses(db_path) == {code: "found" for code in codes}
+    assert_sound(db_path)

@@ -5,6 +5,9 @@ lookups, faults of every kind, a token revoked and renewed, refused credentials,
 stats, credentials from ``.env``. It keeps everything they printed and every token the replica issued (read from the
 token cache file after each run). No output and no file but the token cache holds a token; nothing at all holds the
 secret. The token cache file is private (0600 in a 0700 directory) and written atomically.
+
+The token cache trusts nothing it finds: a directory open to others is made private, a token file that is not a
+small private file of the user's is ignored and replaced, and nothing but a regular file is ever opened.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +27,12 @@ from pathlib import Path
 import pytest
 
 from isrcdb.spotify import auth
+from isrcdb.spotify.transport import Transport
 from isrcdb.testing.spotify import SpotifyReplica
+from tests.conftest import Cli, run_isrcdb
 from tests.reliability.crashkit import synthetic_codes
 from tests.reliability.helpers import FEW, MANY, NONE
+from tests.reliability.hostile_server import HostileServer, measured_run
 
 SECRET = "s3cret-V4lue-that-must-never-be-printed"
 WRONG = "wr0ng-s3cret-that-must-never-be-printed-either"
@@ -202,6 +209,7 @@ def test_the_token_file_is_private_whatever_the_umask_or_the_old_file_mode(tmp_p
     finally:
         os.umask(previous)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700  # the directory it found open is made private
     assert stat.S_IMODE((tmp_path / "new" / "token-y.json").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
 
@@ -217,3 +225,161 @@ def test_settings_and_clients_do_not_show_the_secret_in_their_repr() -> None:
             assert SECRET not in shown
     finally:
         client.close()
+
+
+# --- the token cache trusts nothing it finds ----------------------------------------------------------------------
+
+PLANTED = "PLANTED-token-that-must-never-be-sent"
+
+
+def token_path(workdir: Path, server: HostileServer) -> Path:
+    """Where isrcdb keeps the token of ``server``'s client id."""
+    env = server.env()
+    transport = Transport()
+    provider = auth.TokenProvider(
+        transport,
+        env["ISRCDB_SPOTIFY_TOKEN_URL"],
+        env["SPOTIFY_CLIENT_ID"],
+        None,
+        cache_dir=workdir / "xdg-cache" / "isrcdb",
+    )
+    transport.close()
+    assert provider.cache_file is not None
+    return provider.cache_file
+
+
+def planted_record(server: HostileServer, padding: int = 0) -> str:
+    """A token record that a trusting reader would use: valid for another 50 minutes."""
+    record = {
+        "access_token": PLANTED,
+        "expires_at": time.time() + 3000,
+        "token_url": server.env()["ISRCDB_SPOTIFY_TOKEN_URL"],
+    }
+    return json.dumps(record) + " " * padding
+
+
+def assert_replaced_by_a_private_token_file(path: Path, server: HostileServer) -> None:
+    info = path.lstat()
+    assert stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid()
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert json.loads(path.read_text())["access_token"] == server.plan.token
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o777, 0o750, 0o701], ids=["0755", "0777", "0750", "0701"])
+def test_a_cache_directory_open_to_others_is_made_private_before_it_is_used(
+    cli: Cli, hostile: HostileServer, workdir: Path, mode: int
+) -> None:
+    path = token_path(workdir, hostile)
+    path.parent.mkdir(parents=True)
+    path.parent.chmod(mode)
+    assert cli("lookup", NONE).exit_code == 1
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert_replaced_by_a_private_token_file(path, hostile)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        pytest.param(
+            "another-user",
+            "it belongs to another user",
+            marks=pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user takes root"),
+        ),
+        ("sticky", "it is a shared directory (sticky bit); name a private one"),  # as /tmp: never tightened
+    ],
+)
+def test_a_cache_directory_of_another_user_or_shared_by_design_is_not_used(
+    hostile: HostileServer, workdir: Path, kind: str, reason: str
+) -> None:
+    path = token_path(workdir, hostile)
+    path.parent.mkdir(parents=True, mode=0o700)
+    planted = planted_record(hostile)
+    path.write_text(planted)
+    path.chmod(0o600)
+    if kind == "another-user":
+        os.chown(path.parent, 65534, 65534)
+    else:
+        path.parent.chmod(0o1777)
+    result = run_isrcdb("lookup", NONE, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"cannot cache the access token in {path.parent}: {reason}\n"
+    assert PLANTED not in hostile.bearer_tokens
+    assert hostile.requests["token"] == 1
+    assert path.read_text() == planted  # left alone
+    if kind == "sticky":
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o1777
+
+
+@pytest.mark.parametrize(
+    ("mode", "padding", "owner", "used"),
+    [
+        (0o600, 0, None, True),  # the control: a private file of the user's is used
+        (0o640, 0, None, False),
+        (0o644, 0, None, False),
+        (0o620, 0, None, False),
+        (0o602, 0, None, False),
+        (0o600, 1024 * 1024, None, False),  # valid JSON, but far larger than a token file
+        pytest.param(
+            0o600,
+            0,
+            65534,
+            False,
+            marks=pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user takes root"),
+        ),
+    ],
+    ids=["private", "group-readable", "world-readable", "group-writable", "world-writable", "too-large", "not-ours"],
+)
+def test_a_token_file_others_can_read_or_write_or_too_large_is_ignored_and_replaced(
+    cli: Cli, hostile: HostileServer, workdir: Path, mode: int, padding: int, owner: int | None, used: bool
+) -> None:
+    path = token_path(workdir, hostile)
+    path.parent.mkdir(parents=True, mode=0o700)
+    path.write_text(planted_record(hostile, padding))
+    path.chmod(mode)
+    if owner is not None:
+        os.chown(path, owner, owner)
+    assert cli("lookup", NONE).exit_code == 1
+    if used:
+        assert (hostile.bearer_tokens, hostile.requests["token"]) == ([PLANTED], 0)
+    else:
+        assert PLANTED not in hostile.bearer_tokens
+        assert hostile.requests["token"] == 1
+        assert_replaced_by_a_private_token_file(path, hostile)
+
+
+def make_device(path: Path) -> None:
+    try:
+        os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 5))  # what /dev/zero is
+    except PermissionError:
+        pytest.skip("making a device takes root")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "link-to-dev-zero", "link-to-a-private-token", "directory"])
+def test_a_fifo_device_or_link_in_place_of_the_token_file_is_never_opened(
+    hostile: HostileServer, workdir: Path, kind: str
+) -> None:
+    path = token_path(workdir, hostile)
+    path.parent.mkdir(parents=True, mode=0o700)
+    if kind == "fifo":
+        os.mkfifo(path, 0o600)  # opening it to read would wait for a writer forever
+    elif kind == "device":
+        make_device(path)
+    elif kind == "link-to-dev-zero":
+        path.symlink_to("/dev/zero")  # reading it whole would never end
+    elif kind == "link-to-a-private-token":
+        elsewhere = workdir / "elsewhere.json"
+        elsewhere.write_text(planted_record(hostile))
+        elsewhere.chmod(0o600)
+        path.symlink_to(elsewhere)
+    else:
+        path.mkdir()
+    result = measured_run("lookup", NONE, timeout=30)
+    assert result.exit_code == 1, result.stderr
+    assert result.seconds < 20
+    assert PLANTED not in hostile.bearer_tokens
+    assert hostile.requests["token"] == 1
+    if kind == "directory":  # cannot be replaced: a warning, and the run goes on
+        assert result.stderr == f"cannot cache the access token in {path.parent}: Is a directory\n"
+    else:
+        assert result.stderr == ""
+        assert_replaced_by_a_private_token_file(path, hostile)

@@ -37,25 +37,16 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def make_replica() -> Iterator[Callable[..., SpotifyReplica]]:
-    """Start replicas with any options; all are stopped after the test."""
-    started: list[SpotifyReplica] = []
-
-    def make(**options: Any) -> SpotifyReplica:
-        replica = SpotifyReplica(**options).start()
-        started.append(replica)
-        return replica
-
-    yield make
-    for replica in started:
-        replica.stop()
+def make_replica(spotify_replica_factory: Callable[..., SpotifyReplica]) -> Callable[..., SpotifyReplica]:
+    """Start replicas with any options; all are stopped after the test (isrcdb's pytest plugin)."""
+    return spotify_replica_factory
 
 
 @pytest.fixture
-def replica() -> Iterator[SpotifyReplica]:
-    """A replica with every default: development profile, sample catalogue, ``QZSYN`` synthetic codes."""
-    with SpotifyReplica() as running:
-        yield running
+def replica(spotify_replica: SpotifyReplica) -> SpotifyReplica:
+    """A replica with every default: development profile, sample catalogue, ``QZSYN`` synthetic codes (isrcdb's
+    pytest plugin, which also points the environment at it)."""
+    return spotify_replica
 
 
 @pytest.fixture

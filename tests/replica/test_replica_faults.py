@@ -266,3 +266,56 @@ def test_inject_validates_like_the_spec_parser(replica: SpotifyReplica) -> None:
     with pytest.raises(ValueError, match="unknown fault kind"):
         replica.inject("418")
     assert replica.pending_faults() == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "retry_after"),
+    [
+        (Fault("429_bare"), None),
+        (Fault("429", retry_after_raw=""), ""),
+        (Fault("429", retry_after_raw="0"), "0"),
+        (Fault("429", retry_after_raw="-5"), "-5"),
+        (Fault("429", retry_after_raw="soon"), "soon"),
+        (Fault("429", retry_after_raw="Wed, 21 Oct 2015 07:28:00 GMT"), "Wed, 21 Oct 2015 07:28:00 GMT"),
+        (Fault("503", retry_after_raw="soon"), "soon"),
+    ],
+    ids=["absent", "empty", "zero", "negative", "words", "past-date", "on-a-503"],
+)
+def test_a_429_can_carry_any_retry_after_header_or_none(
+    replica: SpotifyReplica, search: Get, fault: Fault, retry_after: str | None
+) -> None:
+    replica.add_fault(fault)
+
+    response = search(FEW_RELEASES)
+
+    assert response.status_code == (int(fault.kind) if fault.kind.isdigit() else 429)
+    assert response.headers.get("Retry-After") == retry_after
+    assert ("Retry-After" in response.headers) is (retry_after is not None)
+    assert response.json()["error"]["status"] == response.status_code
+
+
+def test_a_raw_retry_after_in_a_spec_keeps_its_colons_and_travels_as_json(replica: SpotifyReplica) -> None:
+    spec = "429:3:route=search:retry_after_raw=Wed, 21 Oct 2015 07:28:00 GMT"
+    fault = Fault("429", 3, route="search", retry_after_raw="Wed, 21 Oct 2015 07:28:00 GMT")
+    assert parse_fault_spec(spec) == fault
+    assert parse_fault_spec("429_bare:2") == Fault("429_bare", 2)
+    assert parse_fault_spec("429:1:retry_after_raw=") == Fault("429", retry_after_raw="")
+    answer = requests.post(f"{replica.root_url}/_replica/faults", json=fault.as_dict(), timeout=5)
+    assert answer.json() == {"faults": [fault.as_dict()]}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("slow:1:delay=1:retry_after_raw=soon", "sends no Retry-After"),
+        ("429_bare:1:retry_after_raw=5", "sends no Retry-After"),
+    ],
+)
+def test_a_raw_retry_after_is_refused_where_no_header_is_sent(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_fault_spec(spec)
+
+
+def test_a_raw_retry_after_cannot_smuggle_another_header() -> None:
+    with pytest.raises(ValueError, match="control characters"):
+        Fault("429", retry_after_raw="1\r\nSet-Cookie: x=y")

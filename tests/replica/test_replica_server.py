@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -28,13 +29,15 @@ def test_urls_follow_spotify_layout(replica: SpotifyReplica) -> None:
     assert replica.port > 0
 
 
-def test_env_points_isrcdb_at_the_replica(replica: SpotifyReplica) -> None:
-    assert replica.env() == {
+def test_env_points_isrcdb_at_the_replica(spotify_replica: SpotifyReplica) -> None:
+    expected = {
         "SPOTIFY_CLIENT_ID": "test-client-id",
         "SPOTIFY_CLIENT_SECRET": "test-client-secret",
-        "ISRCDB_SPOTIFY_API_URL": replica.api_url,
-        "ISRCDB_SPOTIFY_TOKEN_URL": replica.token_url,
+        "ISRCDB_SPOTIFY_API_URL": spotify_replica.api_url,
+        "ISRCDB_SPOTIFY_TOKEN_URL": spotify_replica.token_url,
     }
+    assert spotify_replica.env() == expected
+    assert {name: os.environ[name] for name in expected} == expected  # the fixture set them for this test
 
 
 def test_two_replicas_get_different_free_ports(make_replica: Callable[..., SpotifyReplica]) -> None:

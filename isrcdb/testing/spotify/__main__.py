@@ -35,11 +35,13 @@ from isrcdb.testing.spotify.synthetic import DEFAULT_PREFIXES
 PROG = "isrcdb-spotify-replica"
 EPILOG = """\
 faults (--fail, repeatable): KIND[:COUNT][:key=value]...
-  kinds: 429, quota (429 with reason QUOTA_EXCEEDED), 500, 502, 503, 504, status (with status=N),
+  kinds: 429, 429_bare (429 without Retry-After), quota (429 with reason QUOTA_EXCEEDED), 500, 502, 503, 504,
+         status (with status=N),
          premium (403, premium required), drop (close without answering), malformed (200, half a body),
          truncated (200, connection closed mid-body), wrong_shape (200, valid JSON of the wrong shape),
          slow (answer after delay=SECONDS), hang (never answer until the replica stops)
-  keys:  route=token|search|track|tracks, isrc=CODE, retry_after=SECONDS, delay=SECONDS, status=N
+  keys:  route=token|search|track|tracks, isrc=CODE, retry_after=SECONDS, delay=SECONDS, status=N,
+         retry_after_raw=TEXT (the Retry-After header as written, e.g. soon or -5; last, as it takes the rest)
   e.g.   --fail 429:3  --fail quota:1:retry_after=7200  --fail 503:2:route=search  --fail slow:1:delay=2.5
 
 control over HTTP while it runs: GET <root>/_replica/stats, POST <root>/_replica/faults (JSON fault),

@@ -6,7 +6,8 @@ Kinds (``count`` requests each, optionally only for one ``route`` and/or one ``i
 kind            what the client gets
 =============== ===========================================================================================
 ``429``         429 ``{"error":{"status":429,"message":"API rate limit exceeded"}}``, ``Retry-After``
-                (``retry_after``, default 1 s)
+                (``retry_after``, default 1 s; or ``retry_after_raw``, sent exactly as written)
+``429_bare``    the same 429 without any ``Retry-After`` header
 ``quota``       429 with ``"reason":"QUOTA_EXCEEDED"`` and ``Retry-After`` (default 3600 s)
 ``500`` ...     ``500``, ``502``, ``503``, ``504``: that status with a JSON error body (``Retry-After`` when
                 ``retry_after`` is given)
@@ -25,8 +26,13 @@ A fault targeted at an ``isrc`` matches searches for that code and lookups of tr
 and the token check, in the order they were added; each matching request uses up one.
 
 On the command line and in :func:`parse_fault_spec` a fault is written ``KIND[:COUNT][:key=value]...`` with keys
-``route``, ``isrc``, ``retry_after``, ``delay`` and ``status``: ``429:3``, ``quota:1:retry_after=7200``,
-``503:2:route=search``, ``slow:1:delay=2.5``, ``status:1:status=418:route=token``, ``drop:1:isrc=USRC17607839``.
+``route``, ``isrc``, ``retry_after``, ``retry_after_raw``, ``delay`` and ``status``: ``429:3``,
+``quota:1:retry_after=7200``, ``503:2:route=search``, ``slow:1:delay=2.5``, ``status:1:status=418:route=token``,
+``drop:1:isrc=USRC17607839``, ``429:5:retry_after_raw=soon``. ``retry_after_raw`` takes the rest of the spec, so
+that it can hold an HTTP date's colons: ``429:3:route=search:retry_after_raw=Wed, 21 Oct 2015 07:28:00 GMT``.
+
+``retry_after_raw`` is any header text a server might send (``0``, ``-5``, ``soon``, a date in the past, nothing):
+it lets a test check that a client stays bounded whatever ``Retry-After`` says.
 """
 
 from __future__ import annotations
@@ -37,11 +43,11 @@ from http import HTTPStatus
 from typing import Any
 
 from isrcdb.testing.spotify.ids import normalise_isrc
-from isrcdb.testing.spotify.responses import Response, api_error, encode_json, json_response, rate_limited
+from isrcdb.testing.spotify.responses import Headers, Response, api_error, encode_json, json_response, rate_limited
 
 STATUS_KINDS = ("500", "502", "503", "504")
-KINDS = ("429", "quota", *STATUS_KINDS, "status", "premium", "drop", "malformed", "truncated", "wrong_shape",
-         "slow", "hang")  # fmt: skip
+KINDS = ("429", "429_bare", "quota", *STATUS_KINDS, "status", "premium", "drop", "malformed", "truncated",
+         "wrong_shape", "slow", "hang")  # fmt: skip
 FAULT_ROUTES = ("token", "search", "track", "tracks")
 
 _MESSAGES = {
@@ -70,6 +76,7 @@ class Fault:
     retry_after: int | None = None
     delay: float | None = None
     status: int | None = None
+    retry_after_raw: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -86,6 +93,12 @@ class Fault:
             raise ValueError("a 'slow' fault needs delay=SECONDS")
         if self.retry_after is not None and self.retry_after < 0:
             raise ValueError("retry_after cannot be negative")
+        if self.retry_after_raw is not None:
+            if self.kind not in ("429", "quota", *STATUS_KINDS, "status"):
+                raise ValueError(f"a {self.kind!r} fault sends no Retry-After, so retry_after_raw does not apply")
+            # A line break would start another header (or end them): the replica must stay a well-formed server.
+            if any(ord(char) < 32 or ord(char) == 127 for char in self.retry_after_raw):
+                raise ValueError("retry_after_raw cannot hold control characters")
 
     def matches(self, route: str, isrc: str | None) -> bool:
         """Whether this fault applies to a request on ``route`` concerning ``isrc``."""
@@ -100,6 +113,13 @@ class Fault:
 
         ``normal`` is the answer the request would have had; ``malformed`` cuts it in half.
         """
+        if self.kind == "429_bare":
+            return api_error(429, "API rate limit exceeded")
+        if self.retry_after_raw is not None and self.kind in ("429", "quota"):
+            headers: Headers = (("Retry-After", self.retry_after_raw),)
+            if self.kind == "quota":
+                return api_error(429, "API quota exceeded", reason="QUOTA_EXCEEDED", headers=headers)
+            return api_error(429, "API rate limit exceeded", headers=headers)
         if self.kind in ("429", "quota"):
             default = 1 if self.kind == "429" else 3600
             return rate_limited(default if self.retry_after is None else self.retry_after, quota=self.kind == "quota")
@@ -107,7 +127,10 @@ class Fault:
             return api_error(403, "Active premium subscription required for the owner of the app.")
         if self.kind in (*STATUS_KINDS, "status"):
             status = int(self.kind) if self.kind in STATUS_KINDS else int(self.status or 500)
-            headers = () if self.retry_after is None else (("Retry-After", str(self.retry_after)),)
+            if self.retry_after_raw is not None:
+                headers = (("Retry-After", self.retry_after_raw),)
+            else:
+                headers = () if self.retry_after is None else (("Retry-After", str(self.retry_after)),)
             return api_error(status, _message(status), headers=headers)
         if self.kind == "wrong_shape":
             return json_response(200, _WRONG_SHAPES.get(route, _WRONG_SHAPES[None]))
@@ -161,6 +184,10 @@ def parse_fault_spec(spec: str) -> Fault:
     fields: dict[str, Any] = {}
     for position, part in enumerate(parts):
         key, equals, value = part.partition("=")
+        if equals and key.strip().replace("-", "_") == "retry_after_raw":
+            # The rest of the spec, colons and spaces included: an HTTP date has both.
+            fields["retry_after_raw"] = ":".join([value, *parts[position + 1 :]])
+            break
         try:
             if not equals:
                 if position != 0:
@@ -188,7 +215,7 @@ def fault_from_json(data: Any) -> Fault:
     """A :class:`Fault` from the JSON form (``{"kind": "429", "count": 3, ...}``); ``ValueError`` when invalid."""
     if not isinstance(data, dict) or not isinstance(data.get("kind"), str | int):
         raise ValueError("a fault is an object with a 'kind'")
-    allowed = {"kind", "count", "route", "isrc", "retry_after", "delay", "status"}
+    allowed = {"kind", "count", "route", "isrc", "retry_after", "retry_after_raw", "delay", "status"}
     unknown = set(data) - allowed
     if unknown:
         raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
@@ -201,6 +228,7 @@ def fault_from_json(data: Any) -> Fault:
             retry_after=None if data.get("retry_after") is None else int(data["retry_after"]),
             delay=None if data.get("delay") is None else float(data["delay"]),
             status=None if data.get("status") is None else int(data["status"]),
+            retry_after_raw=None if data.get("retry_after_raw") is None else str(data["retry_after_raw"]),
         )
     except (TypeError, ValueError) as error:
         raise ValueError(f"invalid fault {data!r}: {error}") from None
