@@ -136,8 +136,9 @@ def run_isrcdb(
     return run_process(cmd, env=env, stdin=stdin, capture=capture)
 
 
-def child_env(work: Path, database: Path, **extra: str) -> dict[str, str]:
-    """The variables of a benchmark's isrcdb: its database, and token cache and data directories under ``work``."""
+def child_env(work: Path, database: Path | str, **extra: str) -> dict[str, str]:
+    """The variables of a benchmark's isrcdb: its database (a file, or a ``postgresql://`` URL), and token cache and
+    data directories under ``work``."""
     return {
         "ISRCDB_DATABASE": str(database),
         "ISRCDB_CACHE_DIR": str(work / "token-cache"),
@@ -186,6 +187,15 @@ class Result:
             "passed": self.passed,
             "note": self.note,
         }
+
+
+SKIPPED = "skipped"
+"""The unit of a suite's one row when it could not run here (why: in the row's note); the table says "skipped"."""
+
+
+def skipped_result(name: str, why: str) -> Result:
+    """The row of a suite that did not run on this machine, saying why."""
+    return Result(name, 0.0, SKIPPED, note=why)
 
 
 def median_of(samples: Sequence[float]) -> float:
@@ -350,13 +360,13 @@ def build_cache(
     80 % of the codes found (one in eight of those on three releases, the others on one), 15 % not found, 5 %
     pending (:func:`status_of`); tracks by one artist, or two for one code in four, with a realistic ~1.2 KB
     ``raw_json``; ``isrcs``, ``tracks``, ``albums``, ``artists``, ``track_artists``, ``album_artists`` and
-    ``isrc_matches`` all filled. The schema is made by isrcdb (``db.connect`` migrates); rows are generated with
+    ``isrc_matches`` all filled. The schema is made by isrcdb (``open_database`` migrates); rows are generated with
     recursive CTEs, so a million entries take a minute rather than the days a million searches would.
     Timestamps are isrcdb's UTC text; the expiry dates default to 2099, so the cache stays fresh.
     """
-    from isrcdb import db
+    from isrcdb.database import open_database
 
-    db.connect(path).close()
+    open_database(path).close()
     values = {
         "entries": entries,
         "fetched_at": fetched_at,

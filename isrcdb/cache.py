@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from isrcdb import db, store
+from isrcdb import store
 from isrcdb.clock import Clock, format_duration, from_text, to_text, utcnow
 from isrcdb.errors import (
     AuthError,
@@ -33,12 +33,14 @@ from isrcdb.spotify.pacing import MIN_PAUSE, Storm, after_429
 from isrcdb.store import HELD, Entry, Match
 
 if TYPE_CHECKING:
+    from isrcdb.database.base import Database
     from isrcdb.spotify.client import SpotifyClient
     from isrcdb.spotify.parse import Track
 
 __all__ = ["IsrcDB", "LookupResult", "Match"]
 
-RATE_LIMIT_KEY = "rate_limited_until"
+ANONYMOUS_APP = "-"
+"""The app a pause is stored for when no client id is known (a pause met through a client given in code)."""
 BATCH = 500
 MAX_CONSECUTIVE_FAILURES = 3
 CLAIM_WAIT = 10.0
@@ -46,6 +48,10 @@ CLAIM_WAIT = 10.0
 beyond them it searches itself (a sync stuck behind a long pause does not stall a lookup)."""
 CLAIM_POLL = 0.05
 """Seconds between two looks at a code a sync is searching."""
+LOOKUP_LEASE = 120.0
+"""Seconds a lookup's claim on the code it searches lasts, at least: if the lookup dies, others take over then."""
+PAUSE_CHECK = timedelta(seconds=2)
+"""How often a long lookup reads the stored rate-limit pause, so that a pause met elsewhere stops it too."""
 
 
 class LookupResult(NamedTuple):
@@ -141,7 +147,11 @@ class RunState:
     storm: Storm = field(default_factory=Storm)
     """The 429s met in a row (see :mod:`isrcdb.spotify.pacing`); any other answer ends the storm."""
     claim_wait: float = CLAIM_WAIT
-    """Seconds still allowed for waiting on codes a sync is searching."""
+    """Seconds still allowed for waiting on codes a sync or another lookup is searching."""
+    claimed: bool = False
+    """Whether this run holds the claim of the code it is searching."""
+    pause_checked: datetime | None = None
+    """When the stored rate-limit pause was last read."""
 
 
 class IsrcDB:
@@ -168,19 +178,31 @@ class IsrcDB:
         self.sleep = sleep
         self.on_wait = on_wait
         self._client = client
-        self._conn: sqlite3.Connection | None = None
+        self._db: Database | None = None
+        self._owner: str | None = None
 
     # --- resources --------------------------------------------------------------------------------------------
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | str:
+        """Where the cache is: a file path, or a ``postgresql://`` URL."""
         return self.settings.database
 
     @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = db.connect(self.settings.database)
-        return self._conn
+    def owner(self) -> str:
+        """Who this object's claims belong to: ``host:pid:random`` (see :func:`holder_is_dead`)."""
+        if self._owner is None:
+            self._owner = owner_id()
+        return self._owner
+
+    @property
+    def db(self) -> Database:
+        """The cache database, opened (created and migrated if needed) on first use."""
+        if self._db is None:
+            from isrcdb.database import open_database
+
+            self._db = open_database(self.settings.database)
+        return self._db
 
     @property
     def client(self) -> SpotifyClient:
@@ -191,9 +213,9 @@ class IsrcDB:
         return self._client
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
         if self._client is not None:
             self._client.close()
 
@@ -237,33 +259,31 @@ class IsrcDB:
         seen: set[str] = set()
         batch: list[tuple[str, str | None]] = []  # (code or raw input, reason if invalid)
         try:
-            for raw in codes:
-                text = raw.strip()
-                if not text:
-                    continue
-                try:
-                    code, reason = validate(text), None
-                except InvalidIsrc as exc:
-                    # An invalid line is echoed back to name it, but not a megabyte of it.
-                    code, reason = (text if len(text) <= 100 else f"{text[:97]}..."), exc.reason
-                if code in seen:
-                    continue
-                seen.add(code)
-                batch.append((code, reason))
-                if len(batch) >= BATCH:
+            # Corrupt pages, a full disk, a lock held beyond the busy timeout: one DatabaseError naming the cache.
+            with self.db.guard():
+                for raw in codes:
+                    text = raw.strip()
+                    if not text:
+                        continue
+                    try:
+                        code, reason = validate(text), None
+                    except InvalidIsrc as exc:
+                        # An invalid line is echoed back to name it, but not a megabyte of it.
+                        code, reason = (text if len(text) <= 100 else f"{text[:97]}..."), exc.reason
+                    if code in seen:
+                        continue
+                    seen.add(code)
+                    batch.append((code, reason))
+                    if len(batch) >= BATCH:
+                        yield from self._lookup_batch(batch, refresh, offline, ttl, all_matches, run, as_json)
+                        batch = []
+                if batch:
                     yield from self._lookup_batch(batch, refresh, offline, ttl, all_matches, run, as_json)
-                    batch = []
-            if batch:
-                yield from self._lookup_batch(batch, refresh, offline, ttl, all_matches, run, as_json)
-        except sqlite3.Error as exc:  # corrupt pages, a full disk, a lock held beyond the busy timeout
-            raise db.database_error(exc, self.path) from None
         finally:
             counts = {"cache_hits": run.cache_hits, "spotify_requests": run.requests, "rate_limited": run.rate_limited}
             if any(counts.values()):
-                try:
-                    store.add_counts(self.conn, counts)
-                except sqlite3.Error as exc:
-                    raise db.database_error(exc, self.path) from None
+                with self.db.guard():
+                    store.add_counts(self.db, counts)
 
     def _lookup_batch(
         self,
@@ -276,8 +296,8 @@ class IsrcDB:
         as_json: bool = False,
     ) -> Iterator[LookupResult]:
         valid = [code for code, reason in batch if reason is None]
-        entries = store.get_entries(self.conn, valid, as_json=as_json and not all_matches) if valid else {}
-        matches = store.get_matches(self.conn, valid) if all_matches and entries else {}
+        entries = store.get_entries(self.db, valid, as_json=as_json and not all_matches) if valid else {}
+        matches = store.get_matches(self.db, valid) if all_matches and entries else {}
         is_fresh = freshness(self.clock(), ttl)
         for code, reason in batch:
             if reason is not None:
@@ -309,20 +329,29 @@ class IsrcDB:
     # --- fetching ---------------------------------------------------------------------------------------------
 
     def rate_limited_until(self) -> datetime | None:
-        """When Spotify's rate limit, as last met, allows calling again (``None``: no pause in force)."""
-        value = store.get_meta(self.conn, RATE_LIMIT_KEY)
-        if value is None:
+        """When Spotify's rate limit, as last met by this Spotify app (client id), allows calling again
+        (``None``: no pause in force). Every process using the app and this cache sees the same pause."""
+        pause = store.get_pause(self.db, self.settings.app or ANONYMOUS_APP)
+        if pause is None:
             return None
-        until = from_text(value)
+        until = from_text(pause[0])
         return until if until > self.clock() else None
 
-    def note_rate_limit(self, seconds: float | RateLimited) -> datetime:
-        """Remember that Spotify may be called again in ``seconds`` (or a 429's ``Retry-After``); returns when."""
+    def note_rate_limit(self, seconds: float | RateLimited, reason: str | None = None) -> datetime:
+        """Remember that this Spotify app may call again in ``seconds`` (or a 429's ``Retry-After``); returns when.
+
+        The pause belongs to the app (client id) that earned it: other credentials sharing the cache are not held.
+        """
         if isinstance(seconds, RateLimited):
+            reason = reason or ("quota exceeded" if seconds.quota else "rate limited")
             seconds = seconds.retry_after
         until = self.clock() + timedelta(seconds=max(MIN_PAUSE, seconds))
-        store.set_meta(self.conn, RATE_LIMIT_KEY, to_text(until), self.clock())
+        store.set_pause(self.db, self.settings.app or ANONYMOUS_APP, until, reason, self.clock())
         return until
+
+    def clear_rate_limit(self) -> int:
+        """Forget this app's stored pause (all apps' without a client id); returns how many were cleared."""
+        return store.clear_pause(self.db, self.settings.app or ANONYMOUS_APP)
 
     def fetch(
         self,
@@ -340,15 +369,57 @@ class IsrcDB:
         A code that a running sync is searching at this moment is not searched twice: the lookup waits briefly for
         the sync's answer (:meth:`await_claim`) and gives that.
         """
-        if run.halted is None and run.requests == 0 and run.rate_limited == 0:
+        now = self.clock()
+        if run.halted is None and (run.pause_checked is None or now - run.pause_checked >= PAUSE_CHECK):
+            # At the start of a run and every few seconds: a pause another process stored (a sync on another
+            # machine met a quota) stops this lookup too.
+            run.pause_checked = now
             until = self.rate_limited_until()
             if until is not None:
                 run.halted = f"Spotify's rate limit is in force until {to_text(until)}; try again after that"
         if run.halted is None:
+            stored = self._claim_or_wait(code, entry, run, refresh=refresh)
+            if stored is not None:
+                matches = store.get_matches(self.db, [code]).get(code, ()) if all_matches else ()
+                return Outcome(cached_result(stored, matches, stale=False))
+        try:
+            return self._search(code, entry, run, ttl=ttl, all_matches=all_matches, stored_matches=stored_matches)
+        finally:
+            if run.claimed:
+                # Stored answers and errors drop the claim with them; anything else (a halt, refused credentials)
+                # gives the code back here, so that nobody waits for an answer that will not come.
+                run.claimed = False
+                store.release_claims(self.db, self.owner, [code])
+
+    def _claim_or_wait(self, code: str, entry: Entry | None, run: RunState, *, refresh: bool) -> Entry | None:
+        """Claim ``code`` for this lookup, or wait for the answer of whoever holds it (a sync, another lookup).
+
+        Returns that answer, or ``None`` when this lookup should search the code itself (it then holds the claim,
+        unless the holder could neither be waited for nor displaced).
+        """
+        for _ in range(3):
             stored = self.await_claim(code, entry, run, refresh=refresh)
             if stored is not None:
-                matches = store.get_matches(self.conn, [code]).get(code, ()) if all_matches else ()
-                return Outcome(cached_result(stored, matches, stale=False))
+                return stored
+            now = self.clock()
+            lease = timedelta(seconds=max(LOOKUP_LEASE, 2 * self.settings.max_wait + self.settings.request_deadline))
+            if store.claim_code(self.db, code, self.owner, now, now + lease):
+                run.claimed = True
+                return None
+            if run.claim_wait <= 0:
+                return None
+        return None
+
+    def _search(
+        self,
+        code: str,
+        entry: Entry | None,
+        run: RunState,
+        *,
+        ttl: timedelta | None,
+        all_matches: bool,
+        stored_matches: Iterable[Match],
+    ) -> Outcome:
         while run.halted is None:
             try:
                 result = self.client.search_isrc(code)
@@ -371,6 +442,7 @@ class IsrcDB:
                 run.storm = Storm()
                 run.requests += result.requests
                 run.consecutive_failures = 0
+                run.claimed = False  # storing the answer drops the claim
                 return self.store_result(
                     code, result.tracks, ttl=ttl, all_matches=all_matches, requests=result.requests
                 )
@@ -388,12 +460,12 @@ class IsrcDB:
         before = entry.fetched_at if entry is not None else None
         waited = False
         while True:
-            claim = store.get_claim(self.conn, code)
+            claim = store.get_claim(self.db, code)
             if claim is None:
                 return None
             owner, until, fetched_at = claim
             if fetched_at != before and (waited or not refresh):
-                stored = store.get_entries(self.conn, [code]).get(code)
+                stored = store.get_entries(self.db, [code]).get(code)
                 return stored if stored is not None and stored.status in ("found", "not_found") else None
             if owner is None or until is None or until < to_text(self.clock()) or owner.endswith(HELD):
                 return None
@@ -420,7 +492,7 @@ class IsrcDB:
             run.halted = message
         with_store = not isinstance(exc, AuthError) and exc.status != 403
         if with_store:
-            store.save_error(self.conn, code, message, self.clock())
+            store.save_error(self.db, code, message, self.clock())
         return Outcome(fallback(code, entry, stored, message))
 
     def store_result(
@@ -439,7 +511,7 @@ class IsrcDB:
         now = self.clock()
         if ordered:
             expires = now + (ttl if ttl is not None else self.settings.ttl)
-            changed = store.save_found(self.conn, code, ordered, now, expires)
+            changed = store.save_found(self.db, code, ordered, now, expires)
             found = [track_to_match(track) for track in ordered]
             result = LookupResult(
                 isrc=code,
@@ -453,11 +525,21 @@ class IsrcDB:
             )
             return Outcome(result, requests=requests, changed=changed)
         expires = now + self.settings.not_found_ttl
-        was_found = store.save_not_found(self.conn, code, now, expires)
+        was_found = store.save_not_found(self.db, code, now, expires)
         result = LookupResult(
             isrc=code, status="not_found", source="spotify", fetched=to_text(now), expires=to_text(expires)
         )
         return Outcome(result, requests=requests, changed=was_found, newly_not_found=was_found)
+
+
+def host_id() -> str:
+    """The name of this machine in claims: ``ISRCDB_HOST_ID``, or the host name (at most 40 characters)."""
+    return (os.environ.get("ISRCDB_HOST_ID", "").strip() or socket.gethostname())[:40].replace(":", "_")
+
+
+def owner_id() -> str:
+    """``host:pid:random``: who holds a claim (the pid lets the next run on this host see a dead holder)."""
+    return f"{host_id()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def holder_is_dead(owner: str) -> bool:
@@ -467,7 +549,7 @@ def holder_is_dead(owner: str) -> bool:
     """
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
-    if os.name != "posix" or host != socket.gethostname()[:40] or not pid_text.isdigit():
+    if os.name != "posix" or host != host_id() or not pid_text.isdigit():
         return False
     try:
         os.kill(int(pid_text), 0)

@@ -85,3 +85,26 @@ class TransientError(SpotifyError):
 
 class BadResponse(SpotifyError):
     """Spotify's answer could not be parsed (malformed, truncated or wrongly shaped JSON)."""
+
+
+class QueryError(UsageError):
+    """The SQL is wrong, or asks for something a read-only query cannot do (exit 2)."""
+
+
+class WriteRefused(QueryError):
+    """The statement would write (to the database or to any other file); it was refused before running."""
+
+
+class QueryTimeout(QueryError):
+    """The statement ran longer than its time limit and was stopped."""
+
+
+def timeout_error(limit: float) -> QueryTimeout:
+    """The error of a statement stopped at its time limit of ``limit`` seconds."""
+    return QueryTimeout(
+        f"the query ran for more than {limit:g} s and was stopped; give it longer with --timeout SECONDS (0: no limit)"
+    )
+
+
+class ValueTooLarge(QueryError):
+    """The statement would produce a value larger than the largest value a query may produce; it was stopped."""

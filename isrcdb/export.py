@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from isrcdb.errors import OutputError, UsageError
 from isrcdb.output import ExportFormat
 from isrcdb.store import TRACK_FIELDS
+
+if TYPE_CHECKING:
+    from isrcdb.database.base import Database
 
 LOOKUP_COLUMNS = (
     "isrc",
@@ -51,46 +53,46 @@ _LOOKUPS_SQL = f"SELECT {', '.join(LOOKUP_COLUMNS)} FROM lookups ORDER BY isrc"
 _MATCHES_SQL = f"SELECT isrc, rank, {', '.join(MATCH_COLUMNS)} FROM matches ORDER BY isrc, rank"
 
 
-def iter_lookups(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+def iter_lookups(db: Database) -> Iterator[dict[str, Any]]:
     """One dict per stored code (the ``lookups`` view), ordered by ISRC."""
     from isrcdb.query import row_converter  # imported here: the CLI imports this module for every command
 
     convert = row_converter(LOOKUP_COLUMNS, booleans=BOOLEAN_COLUMNS, blobs=False)
-    for row in conn.execute(_LOOKUPS_SQL):
+    for row in db.stream(_LOOKUPS_SQL):
         yield convert(row)
 
 
-def iter_lookups_with_matches(conn: sqlite3.Connection) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+def iter_lookups_with_matches(db: Database) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Each stored code with its matches (rank order), by merging two ISRC-ordered scans of the views."""
     from isrcdb.query import row_converter
 
     convert = row_converter(("rank", *MATCH_COLUMNS), booleans=BOOLEAN_COLUMNS, blobs=False)
-    matches = conn.execute(_MATCHES_SQL)
-    pending = matches.fetchone()
-    for record in iter_lookups(conn):
+    matches = db.stream(_MATCHES_SQL)
+    pending = next(matches, None)
+    for record in iter_lookups(db):
         isrc = record["isrc"]
         # Python orders str by code point, as SQLite's BINARY collation orders UTF-8: the two scans stay in step.
         while pending is not None and pending[0] < isrc:  # a match without its code: not possible, but harmless
-            pending = matches.fetchone()
+            pending = next(matches, None)
         found: list[dict[str, Any]] = []
         while pending is not None and pending[0] == isrc:
             found.append(convert(pending[1:]))
-            pending = matches.fetchone()
+            pending = next(matches, None)
         yield record, found
 
 
-def nested_rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+def nested_rows(db: Database) -> Iterator[dict[str, Any]]:
     """One row per code with a ``matches`` list (JSON shapes)."""
-    for record, found in iter_lookups_with_matches(conn):
+    for record, found in iter_lookups_with_matches(db):
         for match in found:
             del match["rank"]
         yield {**record, "matches": found}
 
 
-def flat_rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+def flat_rows(db: Database) -> Iterator[dict[str, Any]]:
     """One row per code and match, match columns prefixed ``match_`` (CSV/TSV shape)."""
     empty = dict.fromkeys(FLAT_MATCH_COLUMNS)
-    for record, found in iter_lookups_with_matches(conn):
+    for record, found in iter_lookups_with_matches(db):
         if not found:
             yield {**record, **empty}
         for match in found:
@@ -119,24 +121,20 @@ def _counted(rows: Iterable[dict[str, Any]], summary: Summary) -> Iterator[dict[
 
 
 def write_export(
-    conn: sqlite3.Connection, stream: TextIO, fmt: ExportFormat = ExportFormat.csv, *, all_matches: bool = False
+    db: Database, stream: TextIO, fmt: ExportFormat = ExportFormat.csv, *, all_matches: bool = False
 ) -> Summary:
     """Write the whole cache to ``stream``, in one read transaction; returns how many rows were written."""
     from isrcdb.output import Format, write_rows
 
     summary = Summary()
-    conn.execute("BEGIN")  # one snapshot for both scans, even while another process writes
-    try:
+    with db.snapshot():  # one snapshot for both scans, even while another process writes
         if not all_matches:
-            rows: Iterator[dict[str, Any]] = iter_lookups(conn)
+            rows: Iterator[dict[str, Any]] = iter_lookups(db)
         elif fmt in (ExportFormat.csv, ExportFormat.tsv):
-            rows = flat_rows(conn)
+            rows = flat_rows(db)
         else:
-            rows = nested_rows(conn)
+            rows = nested_rows(db)
         write_rows(_counted(rows, summary), Format(fmt.value), stream, columns(fmt, all_matches=all_matches))
-    finally:
-        with contextlib.suppress(sqlite3.Error):  # ends the read transaction; never hides the error being raised
-            conn.execute("COMMIT")
     return summary
 
 
@@ -241,30 +239,23 @@ def output_file(path: Path, database: Path | None = None) -> Iterator[TextIO]:
 
 
 def export(
-    database: Path,
+    database: Path | str,
     output: Path | None,
     fmt: ExportFormat = ExportFormat.csv,
     *,
     all_matches: bool = False,
     stdout: TextIO | None = None,
 ) -> Summary:
-    """Export ``database`` (opened read-only) to ``output`` (see :func:`output_file`), or to ``stdout`` when
-    ``output`` is None."""
+    """Export ``database`` (a file path or a ``postgresql://`` URL, opened read-only) to ``output`` (see
+    :func:`output_file`), or to ``stdout`` when ``output`` is None."""
     import sys
 
-    from isrcdb.db import connect_readonly
+    from isrcdb.database import open_readonly
 
-    conn = connect_readonly(database)
-    try:
+    with open_readonly(database) as db, db.guard():
         if output is None:
-            return write_export(conn, stdout or sys.stdout, fmt, all_matches=all_matches)
-        with output_file(output, database) as handle:
-            summary = write_export(conn, handle, fmt, all_matches=all_matches)
+            return write_export(db, stdout or sys.stdout, fmt, all_matches=all_matches)
+        with output_file(output, database if isinstance(database, Path) else None) as handle:
+            summary = write_export(db, handle, fmt, all_matches=all_matches)
         summary.path = output
         return summary
-    except sqlite3.Error as exc:
-        from isrcdb.db import database_error
-
-        raise database_error(exc, database) from None
-    finally:
-        conn.close()

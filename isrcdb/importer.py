@@ -20,18 +20,18 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from isrcdb import store
 from isrcdb.clock import Clock, utcnow
-from isrcdb.db import database_error
 from isrcdb.errors import InvalidIsrc, UsageError
 from isrcdb.isrc import validate
+
+if TYPE_CHECKING:
+    from isrcdb.database.base import Database
 
 __all__ = ["CHUNK", "MAX_LINE", "ImportReport", "InvalidLine", "import_file", "import_values", "read_values"]
 
@@ -297,14 +297,14 @@ def _pick_column(header: list[str], column: str | None, name: str) -> tuple[int,
 
 
 def import_values(
-    conn: sqlite3.Connection, values: Iterable[tuple[int, str]], report: ImportReport, *, clock: Clock = utcnow
+    db: Database, values: Iterable[tuple[int, str]], report: ImportReport, *, clock: Clock = utcnow
 ) -> ImportReport:
     """Validate ``(line number, value)`` pairs and store the valid codes as pending, :data:`CHUNK` at a time."""
     batch: list[str] = []
     valid = 0
 
     def flush() -> None:
-        report.added += store.ensure_pending(conn, batch, clock())
+        report.added += store.ensure_pending(db, batch, clock())
         batch.clear()
 
     for number, value in values:
@@ -325,37 +325,22 @@ def import_values(
 
 
 def import_file(
-    conn: sqlite3.Connection,
+    db: Database,
     source: str,
     *,
     column: str | None = None,
     clock: Clock = utcnow,
     stdin: BinaryIO | None = None,
 ) -> ImportReport:
-    """Import the codes of ``source`` (a path, or ``-`` for standard input) into the database behind ``conn``.
+    """Import the codes of ``source`` (a path, or ``-`` for standard input) into ``db``.
 
     Raises :class:`~isrcdb.errors.UsageError` for a file that cannot be read, a binary file, a ``column`` the
     file does not have, or a file whose ISRC column cannot be told; nothing is stored in those cases.
     """
-    try:
-        return _import_file(conn, source, column, clock, stdin)
-    except sqlite3.Error as exc:
-        raise database_error(exc, _database_path(conn)) from None
-
-
-def _database_path(conn: sqlite3.Connection) -> Path:
-    try:
-        return Path(conn.execute("PRAGMA database_list").fetchall()[0][2])
-    except sqlite3.Error:
-        return Path("the database")
-
-
-def _import_file(
-    conn: sqlite3.Connection, source: str, column: str | None, clock: Clock, stdin: BinaryIO | None
-) -> ImportReport:
     report = ImportReport(source=source)
     values = read_values(source, report, column=column, stdin=stdin)
-    return import_values(conn, values, report, clock=clock)
+    with db.guard():
+        return import_values(db, values, report, clock=clock)
 
 
 def read_values(

@@ -10,7 +10,7 @@ Timestamps are ISO 8601 UTC text, second precision, ``Z`` suffix (see :mod:`isrc
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -150,4 +150,22 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[str] = mapped_column(String(20))
+
+
+class RateBudget(Base):
+    """Spotify's rate limit as every process using one Spotify app sees it, shared through the database.
+
+    One row per app: ``app`` is a digest of the token endpoint and the client id (never the id itself).
+    ``paused_until`` is when a long ``Retry-After`` or an exceeded quota allows calling again; ``next_slot`` paces
+    the requests of every process together (the theoretical arrival time of a generic cell rate algorithm, in
+    seconds of the database server's clock).
+    """
+
+    __tablename__ = "rate_budgets"
+
+    app: Mapped[str] = mapped_column(String(64), primary_key=True)
+    paused_until: Mapped[str | None] = mapped_column(String(20))
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    next_slot: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[str] = mapped_column(String(20))

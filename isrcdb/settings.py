@@ -5,6 +5,7 @@ Real environment variables win over the ``.env`` file; explicit overrides (comma
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,8 @@ DEFAULT_TOKEN_URL = "https://accounts.spotify.com/api/token"  # noqa: S105 - a U
 ENV_VARS = {
     "SPOTIFY_CLIENT_ID": "the Spotify app's client id (CLIENT_ID is accepted too)",
     "SPOTIFY_CLIENT_SECRET": "the Spotify app's client secret (CLIENT_SECRET is accepted too)",
-    "ISRCDB_DATABASE": "the cache database: a file path or an sqlite:/// URL",
+    "ISRCDB_DATABASE": "the cache database: a file path, an sqlite:/// URL or a postgresql:// URL",
+    "ISRCDB_QUERY_DATABASE": "for isrcdb query only: the database URL of a read-only role (default: ISRCDB_DATABASE)",
     "ISRCDB_TTL": "how long a found result stays fresh (default 30d)",
     "ISRCDB_NOT_FOUND_TTL": "how long a not-found result stays fresh (default 7d)",
     "ISRCDB_SPOTIFY_API_URL": f"the Web API base (default {DEFAULT_API_URL})",
@@ -36,6 +38,8 @@ ENV_VARS = {
     "ISRCDB_RATE_LIMIT": "a ceiling on requests per ISRCDB_RATE_WINDOW, if you know your app's limit (default: learnt)",
     "ISRCDB_RATE_WINDOW": "the length of Spotify's rolling rate-limit window (default 30s)",
     "ISRCDB_CACHE_DIR": "where the access token is cached (default: the user cache directory)",
+    "ISRCDB_CLAIM_LEASE": "how long a sync's claim on a code lasts before another may take it over (default 5m)",
+    "ISRCDB_HOST_ID": "the name a machine's claims carry in a shared cache (default: the host name)",
 }
 
 
@@ -53,13 +57,25 @@ def default_cache_dir() -> Path:
     return user_cache_path("isrcdb", appauthor=False)
 
 
-def database_path(value: str | os.PathLike[str]) -> Path:
-    """A database given as a path or an SQLAlchemy SQLite URL, as a file path."""
+def app_key(token_url: str, client_id: str) -> str:
+    """The name of a Spotify app in isrcdb's files and tables: a digest of its token endpoint and client id, so
+    that the id itself is written nowhere."""
+    return hashlib.sha256(f"{token_url}\n{client_id}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def database_path(value: str | os.PathLike[str]) -> Path | str:
+    """A database given as a path or an SQLAlchemy SQLite URL, as a file path; a ``postgresql://`` URL as it is."""
     text = os.fspath(value)
     if "://" in text:
         scheme, _, rest = text.partition("://")
+        if scheme.lower() in ("postgresql", "postgres", "postgresql+psycopg"):
+            if not rest.strip("/"):
+                raise ConfigError("a PostgreSQL URL must name a server and a database: postgresql://USER@HOST/DBNAME")
+            return text
         if scheme.split("+")[0] != "sqlite":
-            raise ConfigError(f"the database must be SQLite: {scheme}:// URLs are not supported")
+            raise ConfigError(
+                f"the database must be an SQLite file or a postgresql:// URL: {scheme}:// URLs are not supported"
+            )
         if not rest.startswith("/") or rest in ("/", "/:memory:"):
             raise ConfigError(
                 "an SQLite URL must name a file: write sqlite:///relative/path or sqlite:////absolute/path"
@@ -98,7 +114,10 @@ def _seconds(name: str, text: str) -> float:
 class Settings:
     """Everything isrcdb needs to know to run, resolved once."""
 
-    database: Path = field(default_factory=default_database_path)
+    database: Path | str = field(default_factory=default_database_path, repr=False)
+    """The cache: a file path, or a ``postgresql://`` URL (left out of the ``repr``: it may hold a password)."""
+    query_database: str | None = field(default=None, repr=False)
+    """For ``isrcdb query``: another URL of the same PostgreSQL database, for a role that may only read."""
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     ttl: timedelta = timedelta(days=30)
@@ -113,12 +132,19 @@ class Settings:
     concurrency: int = 8
     rate_limit: int | None = None
     rate_window: float = 30.0
+    claim_lease: timedelta = timedelta(minutes=5)
+    """How long a sync's claim on a code lasts unless renewed: a dead sync's codes are taken over after it."""
     cache_dir: Path | None = None
     """Where the token is cached; ``None`` means the user cache directory (see :attr:`token_dir`)."""
 
     @property
     def has_credentials(self) -> bool:
         return bool(self.client_id and self.client_secret)
+
+    @property
+    def app(self) -> str | None:
+        """The Spotify app in use (:func:`app_key`), ``None`` without a client id."""
+        return app_key(self.token_url, self.client_id) if self.client_id else None
 
     @property
     def token_dir(self) -> Path:
@@ -162,6 +188,8 @@ class Settings:
         }
         if (db := get("ISRCDB_DATABASE")) is not None:
             values["database"] = database_path(db)
+        if (query_db := get("ISRCDB_QUERY_DATABASE")) is not None:
+            values["query_database"] = str(database_path(query_db))
         if (ttl := get("ISRCDB_TTL")) is not None:
             values["ttl"] = _duration("ISRCDB_TTL", ttl)
         if (nf := get("ISRCDB_NOT_FOUND_TTL")) is not None:
@@ -186,6 +214,8 @@ class Settings:
             values["rate_limit"] = check_rate_limit(rate)
         if (window := get("ISRCDB_RATE_WINDOW")) is not None:
             values["rate_window"] = _seconds("ISRCDB_RATE_WINDOW", window)
+        if (lease := get("ISRCDB_CLAIM_LEASE")) is not None:
+            values["claim_lease"] = timedelta(seconds=_seconds("ISRCDB_CLAIM_LEASE", lease))
         if (cache := get("ISRCDB_CACHE_DIR")) is not None:
             values["cache_dir"] = Path(cache).expanduser()
         given = {key: value for key, value in options.items() if value is not None}

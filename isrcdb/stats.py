@@ -6,14 +6,15 @@ stale once its ``expires_at`` is at or before now. Pending codes (imported, neve
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from isrcdb.cache import RATE_LIMIT_KEY
 from isrcdb.clock import Clock, from_text, to_text, utcnow
-from isrcdb.store import get_meta
+from isrcdb.store import get_pause
+
+if TYPE_CHECKING:
+    from isrcdb.database.base import Database
 
 DESCRIPTIONS = {
     "database": "the database file",
@@ -39,13 +40,13 @@ DESCRIPTIONS = {
 
 _COUNTS = """SELECT
     count(*),
-    coalesce(sum(status = 'found'), 0),
-    coalesce(sum(status = 'not_found'), 0),
-    coalesce(sum(status = 'pending'), 0),
-    coalesce(sum(status != 'pending' AND expires_at > :now), 0),
-    coalesce(sum(status != 'pending' AND (expires_at IS NULL OR expires_at <= :now)), 0),
-    coalesce(sum(match_count > 1), 0),
-    coalesce(sum(last_error IS NOT NULL), 0),
+    count(*) FILTER (WHERE status = 'found'),
+    count(*) FILTER (WHERE status = 'not_found'),
+    count(*) FILTER (WHERE status = 'pending'),
+    count(*) FILTER (WHERE status != 'pending' AND expires_at > :now),
+    count(*) FILTER (WHERE status != 'pending' AND (expires_at IS NULL OR expires_at <= :now)),
+    count(*) FILTER (WHERE match_count > 1),
+    count(*) FILTER (WHERE last_error IS NOT NULL),
     min(fetched_at),
     max(fetched_at)
 FROM isrcs"""
@@ -84,29 +85,19 @@ class Stats:
         return [{"statistic": key, "value": values[key], "description": text} for key, text in DESCRIPTIONS.items()]
 
 
-def size_on_disk(database: Path) -> int:
-    """The bytes of the database file and its write-ahead log (``-wal``), if any."""
-    total = 0
-    for path in (database, database.with_name(database.name + "-wal")):
-        try:
-            total += path.stat().st_size
-        except FileNotFoundError:
-            pass
-    return total
-
-
-def collect(conn: sqlite3.Connection, database: Path, *, clock: Clock = utcnow) -> Stats:
-    """The statistics of the cache open on ``conn`` (read-only is enough), as of ``clock()``."""
-    from isrcdb import migrate
-
+def collect(db: Database, *, app: str | None = None, clock: Clock = utcnow) -> Stats:
+    """The statistics of the cache ``db`` (read-only is enough), as of ``clock()``; the rate-limit pause is the
+    Spotify app ``app``'s (:func:`isrcdb.settings.app_key`), or the latest of any app's when ``app`` is None."""
     now = clock()
-    counts = conn.execute(_COUNTS, {"now": to_text(now)}).fetchone()
-    counters = dict(conn.execute("SELECT name, value FROM counters").fetchall())
-    until = get_meta(conn, RATE_LIMIT_KEY)
+    counts = db.one(_COUNTS, {"now": to_text(now)})
+    assert counts is not None
+    counters = dict(db.all("SELECT name, value FROM counters"))
+    pause = get_pause(db, app)
+    until = pause[0] if pause is not None else None
     return Stats(
-        database=str(database),
-        database_bytes=size_on_disk(database),
-        schema=migrate.current_revision(conn),
+        database=db.location,
+        database_bytes=db.size_on_disk(),
+        schema=db.revision(),
         codes=counts[0],
         found=counts[1],
         not_found=counts[2],
@@ -125,17 +116,12 @@ def collect(conn: sqlite3.Connection, database: Path, *, clock: Clock = utcnow) 
     )
 
 
-def stats(database: Path, *, clock: Clock = utcnow) -> Stats:
-    """Open ``database`` read-only and collect its statistics."""
-    from isrcdb.db import connect_readonly, database_error
+def stats(database: Path | str, *, app: str | None = None, clock: Clock = utcnow) -> Stats:
+    """Open ``database`` (a file path or a ``postgresql://`` URL) read-only and collect its statistics."""
+    from isrcdb.database import open_readonly
 
-    conn = connect_readonly(database)
-    try:
-        return collect(conn, database, clock=clock)
-    except sqlite3.Error as exc:
-        raise database_error(exc, database) from None
-    finally:
-        conn.close()
+    with open_readonly(database) as db, db.guard():
+        return collect(db, app=app, clock=clock)
 
 
 def human_bytes(size: int) -> str:

@@ -5,11 +5,14 @@ How a run works:
 - **Selection** streams from the database: codes are *claimed* a few at a time (:func:`isrcdb.store.claim_due`,
   one ``BEGIN IMMEDIATE`` transaction each), pending codes first, then not-found codes past their expiry, then
   found ones, stalest first. Nothing is ever loaded in full, so memory stays flat however many codes are stored.
-- **Claims** (``isrcs.claimed_by`` / ``claimed_until``) let two syncs on one database share the work: a code
-  claimed by one is skipped by the other. A claim lasts :data:`LEASE` and is renewed while the run lives; claims of
-  a sync that died on this machine are released when the next one starts, other expired claims are taken over.
+- **Claims** (``isrcs.claimed_by`` / ``claimed_until``) let syncs on one database, from one machine or many,
+  share the work: a code claimed by one is skipped by the others (on PostgreSQL, ``FOR UPDATE SKIP LOCKED``, with
+  leases on the server's clock). A claim lasts ``ISRCDB_CLAIM_LEASE`` (5 minutes) and is renewed while the run
+  lives; claims of a sync that died on this machine are released when the next one starts, other expired claims
+  are taken over. A run with nothing left to claim waits for the codes others still hold, so that a dead run's
+  codes are finished by the others once its lease runs out.
 - **Threads**: ``concurrency`` workers do HTTP only, over the client's pooled connections. The thread that calls
-  :func:`sync` is the only one that touches SQLite: it claims, stores each result in its own transaction (as soon
+  :func:`sync` is the only one that touches the database: it claims, stores each result in its own transaction (as soon
   as it arrives, through :meth:`IsrcDB.store_result`, which also records changes in ``isrc_changes``), renews
   claims and reports progress. A worker takes its next code only once its last result is committed, so at most
   ``concurrency`` codes are ever searched but not yet stored: that is all a killed run can lose, and the next run
@@ -28,12 +31,8 @@ from __future__ import annotations
 import bisect
 import contextlib
 import math
-import os
 import queue
-import secrets
 import signal
-import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -43,9 +42,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from isrcdb import store
-from isrcdb.cache import IsrcDB, RunState, holder_is_dead
+from isrcdb.cache import IsrcDB, RunState, holder_is_dead, owner_id
 from isrcdb.clock import to_text
-from isrcdb.db import database_error
 from isrcdb.errors import RateLimited, SpotifyError, UsageError
 from isrcdb.spotify.client import SearchResult, SpotifyClient
 from isrcdb.spotify.pacing import MIN_PAUSE, Storm, Verdict, after_429
@@ -64,8 +62,8 @@ __all__ = [
     "sync",
 ]
 
-LEASE = timedelta(minutes=5)
-"""How long a claim lasts unless renewed; a crashed sync's claims on another machine are free after this."""
+OTHERS_POLL = 1.0
+"""Seconds between two looks, once nothing is left to claim, at codes other runs still hold."""
 RENEW_EVERY = 60.0
 """Seconds between renewals of the claims a run holds."""
 GRACE = 3.0
@@ -77,6 +75,8 @@ GROWTH = 1.2
 MAX_RATE = 1000.0
 MARGIN = 0.95
 """Once a 429 reveals the limit, pace at this fraction of it."""
+PAUSE_POLL = 1.0
+"""Seconds between two reads of the rate-limit pause other processes may have stored."""
 MIN_LEARN = 10
 """A 429 after fewer requests than this in the window (the window was used by someone else) teaches no limit."""
 
@@ -120,6 +120,7 @@ class RateGovernor:
         initial_rate: float = INITIAL_RATE,
         clock: Callable[[], float] = time.monotonic,
         wait: Callable[[float], object] | None = None,
+        shared: Callable[[], float] | None = None,
     ) -> None:
         if window <= 0:
             raise UsageError("the rate window must be more than 0 seconds")
@@ -132,6 +133,9 @@ class RateGovernor:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._wait = wait if wait is not None else self._stopping.wait
+        self._shared = shared
+        """The budget shared with other processes (see :func:`shared_budget`): seconds until a slot is free, 0
+        once one was taken."""
         self._sent: list[float] = []  # send times (sorted), the last two windows' worth
         self._first = 0  # index of the oldest kept entry of _sent
         self._next = -math.inf  # earliest time for the next send
@@ -235,8 +239,23 @@ class RateGovernor:
                 if self._epoch != epoch:
                     self._unreserve(slot)  # a 429 arrived while this worker waited: book again under the new rules
                     continue
+            if self._shared is not None and not self._take_shared():
+                with self._lock:
+                    self._unreserve(slot)
+                raise GovernorStopped
+            with self._lock:
                 self.requests += 1
                 return slot
+
+    def _take_shared(self) -> bool:
+        """Wait for a slot of the shared budget; ``False`` if the run stopped meanwhile."""
+        assert self._shared is not None
+        while not self._stopping.is_set():
+            delay = self._shared()
+            if delay <= 0:
+                return True
+            self._wait(min(delay, 1.0))  # short waits: a stop, or a pause stored by another process, is seen soon
+        return False
 
     def on_success(self, sent_at: float | None = None) -> None:
         """A request (sent at ``sent_at``) was answered, not 429: before the limit is known, speed up.
@@ -431,11 +450,6 @@ class _Done:
     committed: threading.Event = field(default_factory=threading.Event)
 
 
-def owner_id() -> str:
-    """``host:pid:random``: who holds a claim (the pid lets the next run on this host see a dead holder)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
 def due_rule(cache: IsrcDB, older_than: timedelta | None) -> DueRule:
     """The selection for a run starting now (see :class:`~isrcdb.store.DueRule`).
 
@@ -473,7 +487,10 @@ class _Run:
         self.concurrency = options.concurrency or cache.settings.concurrency
         max_wait = options.max_wait if options.max_wait is not None else cache.settings.max_wait
         self.governor = governor or RateGovernor(
-            window=options.rate_window, ceiling=options.rate_limit, max_wait=max_wait
+            window=options.rate_window,
+            ceiling=None if self._shares_budget() else options.rate_limit,
+            max_wait=max_wait,
+            shared=self._shared_slot if self._shares_budget() else None,
         )
         self.summary = SyncSummary()
         self.owner = owner_id()
@@ -485,6 +502,16 @@ class _Run:
         self.held = False  # whether failed codes are held (released at the end by a scan for the owner)
         self.stopping: float | None = None  # monotonic time the stop began
         self.closed = threading.Event()
+        self.pause_checked = -math.inf
+
+    def _shares_budget(self) -> bool:
+        """Whether the ceiling is paced through the database, for every process using this app (PostgreSQL)."""
+        app = self.cache.settings.app
+        return bool(self.options.rate_limit) and self.cache.db.shares_rate_budget and app is not None
+
+    def _shared_slot(self) -> float:
+        assert self.options.rate_limit is not None and self.cache.settings.app is not None
+        return self.cache.db.take_slot(self.cache.settings.app, self.options.rate_window / self.options.rate_limit)
 
     # -- the main thread ------------------------------------------------------------------------------------------
 
@@ -503,7 +530,7 @@ class _Run:
             summary.message = f"Spotify's rate limit is in force until {to_text(until)}; not calling Spotify before"
             return summary
         rule = due_rule(cache, options.older_than)
-        counts = store.count_due(cache.conn, rule, requests=options.dry_run)
+        counts = store.count_due(cache.db, rule, requests=options.dry_run)
         total = sum(codes for codes, _ in counts.values())
         summary.due = min(total, options.limit) if options.limit is not None else total
         if options.dry_run:
@@ -544,7 +571,7 @@ class _Run:
             summary.message = f"Spotify's rate limit is in force until {to_text(until)}"
 
     def _release_dead_claims(self) -> None:
-        conn = self.cache.conn
+        conn = self.cache.db
         for owner in store.claim_owners(conn, self.cache.clock()):
             if holder_is_dead(owner):
                 store.release_claims(conn, owner)
@@ -570,6 +597,17 @@ class _Run:
                     exhausted = True
                     if limit is not None and claimed >= limit and self.summary.status == "complete":
                         self.summary.status = "limit"
+            if (
+                exhausted
+                and not self.outstanding
+                and self.stopping is None
+                and (limit is None or claimed < limit)
+                and self._others_hold_due(rule)
+            ):
+                # Codes another run holds: wait for its answers, or, if it died, for its lease to run out.
+                self.stop.wait(OTHERS_POLL)
+                exhausted = False
+                continue
             if not self.outstanding and (exhausted or self.stopping is not None):
                 return
             if self.stopping is not None and self.monotonic() - self.stopping > GRACE:
@@ -580,16 +618,26 @@ class _Run:
                 pass
             else:
                 self._handle(done)
-            if self.monotonic() - renewed > RENEW_EVERY and self.outstanding:
-                store.renew_claims(self.cache.conn, self.owner, list(self.outstanding), self._lease_end())
+            if self.monotonic() - renewed > self._renew_every() and self.outstanding:
+                store.renew_claims(self.cache.db, self.owner, list(self.outstanding), self._lease_end())
                 renewed = self.monotonic()
 
+    def _lease(self) -> timedelta:
+        """How long a claim lasts: the setting, and at least twice the longest wait for Spotify's rate limit."""
+        return max(self.cache.settings.claim_lease, timedelta(seconds=2 * self.governor.max_wait))
+
     def _lease_end(self) -> datetime:
-        max_wait = self.governor.max_wait
-        return self.cache.clock() + max(LEASE, timedelta(seconds=2 * max_wait))
+        return self.cache.clock() + self._lease()
+
+    def _renew_every(self) -> float:
+        return min(RENEW_EVERY, self._lease().total_seconds() / 3)
+
+    def _others_hold_due(self, rule: DueRule) -> bool:
+        now = self.cache.clock()
+        return store.held_by_others(self.cache.db, rule, self.owner, now, now + self._lease()) > 0
 
     def _claim(self, rule: DueRule, want: int) -> list[tuple[str, str]]:
-        codes = store.claim_due(self.cache.conn, rule, self.owner, self.cache.clock(), self._lease_end(), want)
+        codes = store.claim_due(self.cache.db, rule, self.owner, self.cache.clock(), self._lease_end(), want)
         for code, status in codes:
             self.outstanding[code] = status
             self.work.put(code)
@@ -606,6 +654,12 @@ class _Run:
             until = self.cache.note_rate_limit(verdict.seconds)
             summary.status, summary.come_back_at = "rate_limited", until
             summary.message = f"{verdict.reason(self.governor.max_wait)}; come back after {to_text(until)}"
+        elif (elsewhere := self._paused_elsewhere()) is not None:
+            summary.status, summary.come_back_at = "rate_limited", elsewhere
+            summary.message = (
+                f"Spotify's rate limit is in force until {to_text(elsewhere)}, as another process using this Spotify "
+                "app met it; stopped, come back after that"
+            )
         elif self.state.halted is not None:
             summary.status, summary.message = "failed", self.state.halted
         elif self.stop.is_set():
@@ -623,6 +677,15 @@ class _Run:
                 self.outstanding.pop(code, None)
                 self.release.add(code)
 
+    def _paused_elsewhere(self) -> datetime | None:
+        """A rate-limit pause another process stored for this app (read every :data:`PAUSE_POLL` seconds), so that
+        syncs on several machines stop together."""
+        now = self.monotonic()
+        if now - self.pause_checked < PAUSE_POLL:
+            return None
+        self.pause_checked = now
+        return self.cache.rate_limited_until()
+
     def _handle(self, done: _Done) -> None:
         summary, code = self.summary, done.code
         try:
@@ -636,7 +699,7 @@ class _Run:
                 self.cache.note_failure(code, done.error, self.state)
                 # Storing the error dropped the claim: hold it again, so that this run does not retry the code
                 # (the next run does). The run's claims are all released at its end.
-                store.hold_claims(self.cache.conn, self.owner, [code], self._lease_end())
+                store.hold_claims(self.cache.db, self.owner, [code], self._lease_end())
                 self.held = True
                 summary.errors += 1
                 if len(summary.error_samples) < 5:
@@ -671,7 +734,7 @@ class _Run:
                 break
         for worker in workers:
             worker.join(timeout=0.5)
-        conn = self.cache.conn
+        conn = self.cache.db
         leftover = self.release | set(self.outstanding)
         if self.held:
             store.release_claims(conn, self.owner)
@@ -724,7 +787,5 @@ def sync(
     with a summary saying so.
     """
     run = _Run(cache, options or SyncOptions(), stop or threading.Event(), on_progress, governor, monotonic)
-    try:
+    with cache.db.guard():
         return run.run()
-    except sqlite3.Error as exc:
-        raise database_error(exc, cache.path) from None

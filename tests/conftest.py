@@ -21,27 +21,71 @@ from typer.testing import CliRunner
 from isrcdb.cli import app
 from isrcdb.settings import ENV_VARS
 from isrcdb.testing.spotify import SpotifyReplica
+from tests import postgresql
 
 # Every variable isrcdb reads, so that none set on the machine reaches a test.
 CLEARED = (*ENV_VARS, "CLIENT_ID", "CLIENT_SECRET")
 
 
+DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "databases: run each test on both stores, SQLite and PostgreSQL (the workdir's ISRCDB_DATABASE)"
+    )
+    config.addinivalue_line("markers", "sqlite_only: a test of SQLite's files, inside a module run on both stores")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``databases`` (a module's ``pytestmark``) run once per store, unless marked ``sqlite_only``."""
+    if "database_kind" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("databases") and not metafunc.definition.get_closest_marker(
+        "sqlite_only"
+    ):
+        metafunc.parametrize("database_kind", DATABASES, indirect=True)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = postgresql.server_url()
+    return f"PostgreSQL tests: {postgresql.redacted(url)}" if url else postgresql.HOW_TO_RUN
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    postgresql.finish()
+
+
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean environment: temporary cwd, database, cache and data directories; no user configuration."""
+def database_kind(request: pytest.FixtureRequest) -> str:
+    """Which store the test's cache is in: ``sqlite`` unless the test runs on both (see ``databases``)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_kind: str) -> Path:
+    """A clean environment: temporary cwd, database, cache and data directories; no user configuration.
+
+    The database is a file in the directory, or, for a test run on PostgreSQL, a fresh database on the server.
+    """
     for name in CLEARED:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.setenv("ISRCDB_DATABASE", str(tmp_path / "isrcdb.sqlite3"))
+    if database_kind == "postgresql":
+        monkeypatch.setenv("ISRCDB_DATABASE", postgresql.server().new_database())
+    else:
+        monkeypatch.setenv("ISRCDB_DATABASE", str(tmp_path / "isrcdb.sqlite3"))
     monkeypatch.setenv("ISRCDB_READ_TIMEOUT", "10")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
 @pytest.fixture
-def db_path(workdir: Path) -> Path:
-    return workdir / "isrcdb.sqlite3"
+def db_path(workdir: Path) -> Any:
+    """Where the test's cache is: the SQLite file's path, or the PostgreSQL database's URL (see tests/dbtools.py)."""
+    location = os.environ["ISRCDB_DATABASE"]
+    return location if location.startswith("postgresql://") else Path(location)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import contextlib
 import csv
 import io
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,14 @@ import pytest
 
 from benchmarks.common import build_cache
 from isrcdb import export
+from isrcdb.database import open_readonly
+from isrcdb.database.base import Database
+from isrcdb.errors import DatabaseError
 from isrcdb.export import LOOKUP_COLUMNS, ExportFormat, atomic_file
 from tests.conftest import Cli, replica_environment
+from tests.dbtools import copy_cache
+
+pytestmark = pytest.mark.databases
 
 FEW, MANY, NONE, SYNTH = "USRC17607839", "FRZ039800212", "GBAAA0000001", "QZSYN2400001"
 ORDER = [MANY, NONE, SYNTH, FEW]  # by ISRC
@@ -37,8 +42,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def cache(template: Path, db_path: Path) -> Path:
     """A private copy of the filled cache, at the test's ISRCDB_DATABASE."""
-    with contextlib.closing(sqlite3.connect(template)) as src, contextlib.closing(sqlite3.connect(db_path)) as dst:
-        src.backup(dst)
+    copy_cache(template, db_path)
     return db_path
 
 
@@ -154,10 +158,10 @@ def failing_after(count: int) -> Iterator[None]:
     """Make the export fail with an SQLite error after ``count`` rows."""
     real = export.iter_lookups
 
-    def rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
-        for number, row in enumerate(real(conn)):
+    def rows(database: Database) -> Iterator[dict[str, Any]]:
+        for number, row in enumerate(real(database)):
             if number == count:
-                raise sqlite3.OperationalError("disk I/O error")
+                raise DatabaseError(f"database error in {database.location}: disk I/O error")
             yield row
 
     with pytest.MonkeyPatch.context() as patch:
@@ -241,9 +245,8 @@ def test_a_synthetic_cache_exports_every_code_and_match(tmp_path: Path) -> None:
     database = tmp_path / "synthetic.sqlite3"
     build_cache(database, 2000)
     stream = io.StringIO()
-    conn = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
-    with contextlib.closing(conn):
-        summary = export.write_export(conn, stream, ExportFormat.jsonl, all_matches=True)
+    with open_readonly(database) as cache:
+        summary = export.write_export(cache, stream, ExportFormat.jsonl, all_matches=True)
     rows = [json.loads(line) for line in stream.getvalue().splitlines()]
     statuses = {status: sum(row["status"] == status for row in rows) for status in ("found", "not_found", "pending")}
     assert (summary.rows, statuses) == (2000, {"found": 1600, "not_found": 300, "pending": 100})

@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from isrcdb import db
+from isrcdb.database import open_database
 from isrcdb.importer import MAX_LINE, import_file
 from tests.conftest import Cli, run_isrcdb
+from tests.dbtools import execute, exists, rows
+
+pytestmark = pytest.mark.databases
 
 FEW, ONE, SYN = "USRC17607839", "GBUM71029604", "QZSYN2400001"
 REMOVED = "characters once hyphens and spaces are removed, not 12"
 
 
-def rows(db_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(sql, params).fetchall()
-
-
 def stored(db_path: Path) -> list[tuple[str, str]]:
-    if not db_path.exists():
+    if not exists(db_path):
         return []
     return rows(db_path, "SELECT isrc, status FROM isrcs ORDER BY isrc")
 
@@ -82,8 +79,7 @@ def test_importing_twice_changes_nothing_and_counts_everything_as_known(cli: Cli
 
 def test_a_code_already_found_keeps_its_answer(cli: Cli, workdir: Path, db_path: Path) -> None:
     cli.json("import", write(workdir / "a.txt", f"{FEW}\n"))
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE isrcs SET status = 'not_found', fetched_at = '2026-01-01T00:00:00Z'")
+    execute(db_path, "UPDATE isrcs SET status = 'not_found', fetched_at = '2026-01-01T00:00:00Z'")
     report = cli.json("import", write(workdir / "b.txt", f"{FEW}\n"))
     assert report["already_known"] == 1
     assert stored(db_path) == [(FEW, "not_found")]
@@ -225,7 +221,7 @@ def _peak_bytes(path: Path, count: int, workdir: Path) -> int:
     with path.open("w") as handle:
         for number in range(count):
             handle.write(f"QZSYN{number:07d}\n")
-    conn = db.connect(workdir / f"mem-{count}.sqlite3")
+    conn = open_database(workdir / f"mem-{count}.sqlite3")
     tracemalloc.start()
     try:
         report = import_file(conn, str(path))

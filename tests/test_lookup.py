@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import stat
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,18 +20,15 @@ from isrcdb.settings import Settings
 from isrcdb.store import HELD
 from isrcdb.testing.spotify import SpotifyReplica
 from tests.conftest import Cli, run_isrcdb
+from tests.dbtools import execute, rows
+
+pytestmark = pytest.mark.databases
 
 FEW, MANY, NONE, STRAY, LOWER = "USRC17607839", "FRZ039800212", "GBAAA0000001", "AUUM71900817", "DEA621100512"
 
 
-def rows(db_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(sql, params).fetchall()
-
-
 def expire(db_path: Path, code: str) -> None:
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE isrcs SET expires_at = '2000-01-01T00:00:00Z' WHERE isrc = ?", (code,))
+    execute(db_path, "UPDATE isrcs SET expires_at = '2000-01-01T00:00:00Z' WHERE isrc = ?", code)
 
 
 def test_a_miss_is_fetched_and_stored_then_answered_from_the_cache(
@@ -271,7 +266,7 @@ def test_a_long_rate_limit_stops_at_once_and_later_runs_do_not_call(
     assert "come back after" in result.stderr
     assert [r["status"] for r in json.loads(result.stdout)] == ["error", "error"]
     assert spotify.stats()["requests"]["search"] == 1  # stopped at the first 429
-    (until,) = rows(db_path, "SELECT value FROM meta WHERE key = 'rate_limited_until'")[0]
+    (until,) = rows(db_path, "SELECT paused_until FROM rate_budgets")[0]
     assert until > to_text(datetime.now(UTC) + timedelta(minutes=59))
 
     again = cli("lookup", FEW, "--format", "json")
@@ -297,7 +292,7 @@ def test_tokens_are_reused_across_runs_and_renewed_once_on_401(
     assert spotify.stats()["statuses"]["401"] == 1
 
 
-def test_secrets_never_appear_in_verbose_output(spotify: SpotifyReplica, workdir: Path) -> None:
+def test_secrets_never_appear_in_verbose_output(spotify: SpotifyReplica, workdir: Path, database_kind: str) -> None:
     secret = spotify.env()["SPOTIFY_CLIENT_SECRET"]
     first = run_isrcdb("-vv", "lookup", FEW, MANY, "--format", "json")
     spotify.revoke_tokens()
@@ -308,8 +303,14 @@ def test_secrets_never_appear_in_verbose_output(spotify: SpotifyReplica, workdir
     assert "GET http://127.0.0.1" in first.stderr  # -vv does log every request
     for output in (first.stdout, first.stderr, second.stdout, second.stderr):
         assert secret not in output and token not in output
-    database = (workdir / "isrcdb.sqlite3").read_bytes()
-    assert secret.encode() not in database and token.encode() not in database
+    if database_kind == "sqlite":
+        database = (workdir / "isrcdb.sqlite3").read_bytes()
+        assert secret.encode() not in database and token.encode() not in database
+    else:
+        dump = repr(rows(os.environ["ISRCDB_DATABASE"], "SELECT * FROM isrcs")) + repr(
+            rows(os.environ["ISRCDB_DATABASE"], "SELECT * FROM tracks")
+        )
+        assert secret not in dump and token not in dump
 
 
 @pytest.mark.parametrize("fmt", ["csv", "tsv"])
@@ -340,8 +341,7 @@ def test_jsonl_and_table(cli: Cli, spotify: SpotifyReplica) -> None:
 def claim(db_path: Path, code: str, owner: str) -> None:
     """Mark ``code`` as claimed by ``owner`` for an hour, as a sync searching it would."""
     until = to_text(datetime.now(UTC) + timedelta(hours=1))
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE isrcs SET claimed_by = ?, claimed_until = ? WHERE isrc = ?", (owner, until, code))
+    execute(db_path, "UPDATE isrcs SET claimed_by = ?, claimed_until = ? WHERE isrc = ?", owner, until, code)
 
 
 def test_a_code_a_sync_holds_is_waited_for_within_a_bound_per_run_then_searched(

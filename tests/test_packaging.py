@@ -106,11 +106,11 @@ def extras(metadata: Message) -> dict[str, set[str]]:
 
 def test_the_extras_keep_development_tools_apart_from_what_tests_need(built: Built) -> None:
     by_extra = extras(built.metadata())
-    assert set(by_extra) == {"datasette", "test", "dev"}
+    assert set(by_extra) == {"datasette", "postgresql", "test", "dev"}
     assert by_extra["datasette"] == {"datasette"}
-    assert {"pytest", "pytest-timeout", "hypothesis", "jsonschema", "pyyaml", "datasette", "hatchling"} <= by_extra[
-        "test"
-    ]
+    assert by_extra["postgresql"] == {"psycopg"}
+    needed = {"pytest", "pytest-timeout", "hypothesis", "jsonschema", "pyyaml", "datasette", "psycopg", "hatchling"}
+    assert needed <= by_extra["test"]
     assert {"ruff", "mypy", "types-requests"} <= by_extra["dev"]
     assert by_extra["test"] & {"ruff", "mypy", "types-requests"} == set()
 

@@ -69,7 +69,8 @@ def test_secret_is_not_in_the_repr(workdir: Path) -> None:
     [
         ({"ISRCDB_TTL": "forever"}, "ISRCDB_TTL: 'forever' is not a duration"),
         ({"ISRCDB_MARKET": "USA"}, "ISRCDB_MARKET must be a two-letter country code"),
-        ({"ISRCDB_DATABASE": "postgresql://host/db"}, "the database must be SQLite"),
+        ({"ISRCDB_DATABASE": "mysql://host/db"}, "the database must be an SQLite file or a postgresql:// URL"),
+        ({"ISRCDB_DATABASE": "postgresql://"}, "a PostgreSQL URL must name a server and a database"),
         ({"ISRCDB_CONCURRENCY": "many"}, "ISRCDB_CONCURRENCY must be a whole number"),
         ({"ISRCDB_CONCURRENCY": "0"}, "the concurrency must be between 1 and 32"),
         ({"ISRCDB_READ_TIMEOUT": "0s"}, "ISRCDB_READ_TIMEOUT must be more than 0 seconds"),

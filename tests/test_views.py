@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from isrcdb import db
+from isrcdb.database import open_database
 from tests.conftest import Cli, replica_environment
 
 FEW, MANY, NONE, SYNTH = "USRC17607839", "FRZ039800212", "GBAAA0000001", "QZSYN2400001"
@@ -86,7 +86,7 @@ def documented_columns(view: str) -> list[str]:
 
 @pytest.mark.parametrize("view", ["lookups", "matches"])
 def test_a_new_database_has_each_view_with_its_contracted_columns(tmp_path: Path, view: str) -> None:
-    db.connect(tmp_path / "new.sqlite3").close()
+    open_database(tmp_path / "new.sqlite3").close()
     with contextlib.closing(sqlite3.connect(tmp_path / "new.sqlite3")) as conn:
         columns = [row[1] for row in conn.execute(f"PRAGMA table_info({view})")]
         kind = conn.execute("SELECT type FROM sqlite_master WHERE name = ?", (view,)).fetchone()

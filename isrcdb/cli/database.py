@@ -1,10 +1,12 @@
-"""``isrcdb db path|current|upgrade``: where the cache is and which schema it has."""
+"""``isrcdb db path|current|upgrade|grant-reader``: where the cache is, which schema it has, who may read it."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from isrcdb.cli.common import DbOption, cli_errors, db_app, settings
+from isrcdb.cli.common import DbOption, cli_errors, db_app, err, settings
 from isrcdb.errors import UsageError
 
 
@@ -15,7 +17,9 @@ def db_path(db: DbOption = None) -> None:
 
     Example: isrcdb db path
     """
-    typer.echo(str(settings(db).database))
+    from isrcdb.database import display
+
+    typer.echo(display(settings(db).database))
 
 
 @db_app.command("current")
@@ -25,20 +29,10 @@ def db_current(db: DbOption = None) -> None:
 
     Example: isrcdb db current --db catalogue.sqlite3
     """
-    import sqlite3
-
     from isrcdb import migrate
+    from isrcdb.database import read_revision
 
-    path = settings(db).database
-    if not path.exists():
-        raise UsageError(f"there is no database at {path} yet; a lookup or 'isrcdb db upgrade' creates it")
-    with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
-        try:
-            revision = migrate.current_revision(conn)
-        except sqlite3.DatabaseError as exc:
-            from isrcdb.db import database_error
-
-            raise database_error(exc, path) from None
+    revision = read_revision(settings(db).database)
     state = "up to date" if revision == migrate.HEAD else f"behind {migrate.HEAD}; run 'isrcdb db upgrade'"
     if revision is not None and revision not in migrate.REVISIONS:
         state = "made by a newer isrcdb"
@@ -52,9 +46,52 @@ def db_upgrade(db: DbOption = None) -> None:
 
     Example: isrcdb db upgrade --db catalogue.sqlite3
     """
-    from isrcdb import db as database
     from isrcdb import migrate
+    from isrcdb.database import display, open_database
 
-    path = settings(db).database
-    database.connect(path).close()
-    typer.echo(f"{path}: schema at {migrate.HEAD} (up to date)")
+    location = settings(db).database
+    open_database(location).close()
+    typer.echo(f"{display(location)}: schema at {migrate.HEAD} (up to date)")
+
+
+@db_app.command("grant-reader")
+@cli_errors
+def db_grant_reader(
+    role: Annotated[str, typer.Argument(help="The PostgreSQL role that may only read the cache.", show_default=False)],
+    *,
+    create: Annotated[
+        bool,
+        typer.Option(
+            "--create",
+            help="Run the statements now (creating the role if it does not exist); without it they are only printed.",
+        ),
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Make a PostgreSQL role that can read the shared cache and nothing else, for isrcdb query and SQL tools.
+
+    The role may select the views lookups and matches (and the tables the saved queries read); its transactions
+    are read-only and its statements time out after 60 s. Give its URL to teammates as ISRCDB_QUERY_DATABASE.
+
+    Example: isrcdb db grant-reader analysts --create
+    """
+    from urllib.parse import unquote, urlsplit
+
+    from isrcdb.database import is_postgresql_url, open_database
+
+    location = settings(db).database
+    if not is_postgresql_url(location):
+        raise UsageError(
+            "grant-reader is for a cache on PostgreSQL; an SQLite cache is shared as a file, and isrcdb query "
+            "already opens it read-only"
+        )
+    from isrcdb.database.postgresql import grant_reader, reader_statements
+
+    if not create:
+        name = unquote(urlsplit(str(location)).path.lstrip("/")) or "DATABASE"
+        for statement in reader_statements(role, name, create=True):
+            typer.echo(f"{statement};")
+        return
+    with open_database(location) as database:
+        grant_reader(database, role, create=True)  # type: ignore[arg-type]
+    err(f"{role} may now read the cache (views lookups and matches), read-only, nothing else")

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from isrcdb.cli.common import DbOption, app, cli_errors, err, settings
-from isrcdb.errors import IsrcdbError
+from isrcdb.errors import IsrcdbError, UsageError
 
 
 def datasette_installed() -> bool:
@@ -61,12 +61,17 @@ def datasette(
 
     Example: isrcdb datasette --open
     """
-    from isrcdb.db import connect_readonly
+    from isrcdb.database import open_readonly
 
     if not datasette_installed():
         raise IsrcdbError("Datasette is not installed: install it with pip install 'isrcdb[datasette]'")
     path = settings(db).database
-    connect_readonly(path).close()  # a clear error for a missing, foreign or newer database, before Datasette
+    if not isinstance(path, Path):
+        raise UsageError(
+            "Datasette reads SQLite files, and this cache is on PostgreSQL: query it with isrcdb query, psql, or a "
+            "PostgreSQL tool (export a copy with isrcdb export to browse it elsewhere)"
+        )
+    open_readonly(path).close()  # a clear error for a missing, foreign or newer database, before Datasette
     argv = serve_arguments(path, host=host, port=port, open_browser=open_browser, immutable=immutable)
     err(f"Serving {path} read-only{' (immutable)' if immutable else ''} with Datasette; Ctrl-C stops it.")
     os.execv(argv[0], argv)  # noqa: S606 - this interpreter, with arguments built above; no shell involved

@@ -98,15 +98,19 @@ def query(
         return
     if sql is None:
         raise UsageError("give one SQL statement (or - to read it from standard input), or --saved NAME, or --list")
-    path = settings(db).database
+    from isrcdb.database import open_readonly
+
+    resolved = settings(db)
+    # On PostgreSQL, a team may give query a role of its own that can only read (ISRCDB_QUERY_DATABASE).
+    location = resolved.query_database if resolved.query_database and db is None else resolved.database
     text = read_statement() if sql == "-" and not saved else sql
     # SQLite sees an interrupt only between steps; one step stuck in a long function call still ends on time.
     overdue = hard_exit(str(queries.timeout_error(limit)), EXIT_USAGE)
-    with queries.open_readonly(path) as conn:
+    with open_readonly(location) as database:
         if saved:
-            result = queries.run_saved(conn, sql, pairs, timeout=limit, database=path, overdue=overdue)
+            result = queries.run_saved(database, sql, pairs, timeout=limit, overdue=overdue)
         else:
-            result = queries.run(conn, text, pairs, timeout=limit, database=path, overdue=overdue)
+            result = queries.run(database, text, pairs, timeout=limit, overdue=overdue)
         write_rows(result.rows, fmt, sys.stdout, result.columns)
 
 
@@ -172,7 +176,8 @@ def stats(*, fmt: FormatOption = Format.table, db: DbOption = None) -> None:
     from isrcdb.stats import display_rows
     from isrcdb.stats import stats as collect
 
-    result = collect(settings(db).database)
+    resolved = settings(db)
+    result = collect(resolved.database, app=resolved.app)
     if fmt is Format.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
     elif fmt is Format.jsonl:

@@ -97,7 +97,7 @@ def import_codes(
             raise UsageError("give a FILE of ISRCs, or - to read standard input")
         file = "-"
     with IsrcDB(settings=settings(db)) as cache:
-        report = import_file(cache.conn, file, column=column, clock=cache.clock)
+        report = import_file(cache.db, file, column=column, clock=cache.clock)
     if fmt is ReportFormat.json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:

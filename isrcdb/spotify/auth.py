@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import logging
 import math
@@ -30,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from isrcdb.errors import AuthError, MissingCredentials, SpotifyError
+from isrcdb.settings import app_key
 from isrcdb.spotify.transport import Transport, error_message
 
 log = logging.getLogger("isrcdb.spotify")
@@ -89,7 +89,7 @@ class TokenProvider:
         self.cache_file: Path | None = None
         if cache_dir is not None and client_id:
             # surrogatepass: an id read from undecodable bytes in the environment must not crash here
-            key = hashlib.sha256(f"{token_url}\n{client_id}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+            key = app_key(token_url, client_id)
             self.cache_file = cache_dir / f"token-{key}.json"
         self.tokens_fetched = 0
 

@@ -50,10 +50,14 @@ LEFT JOIN albums al ON al.id = t.album_id"""
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        return  # PostgreSQL's views were made with the NULL (0002)
     op.execute("DROP VIEW lookups")
     op.execute(lookups(f"CASE WHEN t.id IS NULL THEN NULL ELSE {ARTISTS} END"))
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        return
     op.execute("DROP VIEW lookups")
     op.execute(lookups(ARTISTS))

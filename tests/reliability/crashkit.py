@@ -630,7 +630,7 @@ def _clear_rate_limit(db: Path) -> None:
     conn = sqlite3.connect(db)
     try:
         with conn:
-            conn.execute("DELETE FROM meta WHERE key = 'rate_limited_until'")
+            conn.execute("UPDATE rate_budgets SET paused_until = NULL")
     finally:
         conn.close()
 

@@ -107,7 +107,11 @@ def test_refreshing_the_same_codes_from_several_processes_at_once_keeps_one_cons
     assert_sound(db_path)
     assert found_changes(db_path) == dict.fromkeys(codes, 1)  # found once; later refreshes changed nothing
     assert table(db_path, "SELECT count(*) FROM isrc_changes WHERE kind != 'found'") == [(0,)]
-    assert requests_counted(db_path) == spotify.stats()["requests"]["search"] == 4 * (len(codes) + 1)  # FRZ: 2 pages
+    # Each process asks for its own search (--refresh), unless another is searching that code at that moment: then
+    # it waits for that answer instead (one search where several would give the same answer). FRZ takes 2 pages.
+    searched = spotify.stats()["requests"]["search"]
+    assert requests_counted(db_path) == searched
+    assert len(codes) + 1 <= searched <= 4 * (len(codes) + 1)
 
 
 @pytest.mark.slow

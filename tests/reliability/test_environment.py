@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from isrcdb import IsrcDB, db
+from isrcdb import IsrcDB
+from isrcdb.database import sqlite as sqlite_database
 from isrcdb.settings import Settings
 from isrcdb.testing.spotify import SpotifyReplica
 from tests.conftest import Cli, run_isrcdb
@@ -142,7 +143,7 @@ def test_the_schema_of_a_newer_isrcdb_is_named_by_db_current(cli: Cli, workdir: 
         ("a-file.txt/cache.sqlite3", "cannot create the directory a-file.txt: a-file.txt is a file, not a directory"),
         ("a-file.txt/sub/cache.sqlite3", "directory a-file.txt/sub: a-file.txt is a file, not a directory"),
         ("/proc/isrcdb.sqlite3", "cannot write the database /proc/isrcdb.sqlite3: unable to open database file"),
-        ("/proc/version", "cannot create or upgrade the database /proc/version"),
+        ("/proc/version", "cannot write the database /proc/version: unable to open database file"),
         (".", "is a directory, not a database file"),
     ],
 )
@@ -356,7 +357,7 @@ def test_a_database_left_locked_beyond_the_busy_timeout_is_reported_not_raised(
     cli: Cli, spotify: SpotifyReplica, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert cli("lookup", FEW).exit_code == 0
-    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(sqlite_database, "BUSY_TIMEOUT_MS", 200)
     with sqlite3.connect(db_path, isolation_level=None) as holder:
         holder.execute("BEGIN EXCLUSIVE")
         result = cli("lookup", "FRZ039800212", "--format", "json")

@@ -26,7 +26,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from isrcdb import db, store
+from isrcdb import store
+from isrcdb.database import open_database
+from isrcdb.database.base import Database
 from isrcdb.errors import InvalidIsrc, SpotifyError, UsageError
 from isrcdb.importer import import_file
 from isrcdb.isrc import normalise, validate
@@ -132,10 +134,10 @@ TRACK = {"id": "t1", "name": "Paper Lanterns", "external_ids": {"isrc": FEW}}
 
 
 @pytest.fixture
-def conn(workdir: Path) -> Iterator[sqlite3.Connection]:
-    connection = db.connect(workdir / "parse.sqlite3")
-    yield connection
-    connection.close()
+def conn(workdir: Path) -> Iterator[Database]:
+    database = open_database(workdir / "parse.sqlite3")
+    yield database
+    database.close()
 
 
 @SMALL
@@ -146,7 +148,7 @@ def conn(workdir: Path) -> Iterator[sqlite3.Connection]:
 @example([{**TRACK, "album": {"id": "al", "name": "A", "total_tracks": -(2**63) - 1}}])
 @example([{**TRACK, "artists": [{"id": "\ud83d", "name": "\ude00"}]}])
 def test_any_track_spotify_could_send_is_stored_whole_or_skipped_never_a_crash(
-    conn: sqlite3.Connection, workdir: Path, objects: list[dict[str, Any]]
+    conn: Database, workdir: Path, objects: list[dict[str, Any]]
 ) -> None:
     objects = json.loads(json.dumps(objects))  # as they arrive: decoded from JSON text
     page = parse_search({"tracks": {"items": objects, "total": len(objects)}})
@@ -155,7 +157,7 @@ def test_any_track_spotify_could_send_is_stored_whole_or_skipped_never_a_crash(
     if tracks:
         store.save_found(conn, FEW, tracks, now, now + timedelta(days=30))
         for track in tracks:
-            (raw,) = conn.execute("SELECT raw_json FROM tracks WHERE id = ?", (track.id,)).fetchone()
+            (raw,) = conn.execute("SELECT raw_json FROM tracks WHERE id = :id", {"id": track.id}).fetchone()
             original = next(obj for obj in objects if parse_track(obj) == track)
             assert json.loads(raw) == original  # Spotify's JSON kept exactly, even what SQLite text cannot hold
     assert integrity_problems(workdir / "parse.sqlite3") == []

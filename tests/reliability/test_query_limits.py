@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from isrcdb import IsrcDB, query
-from isrcdb.query import MAX_VALUE_BYTES, Watchdog
+from isrcdb.database.sqlite_query import Watchdog, run_readonly
+from isrcdb.query import MAX_VALUE_BYTES
 from isrcdb.settings import Settings
 from isrcdb.testing.spotify import SpotifyReplica
 from tests.conftest import Cli
@@ -104,10 +105,10 @@ def test_the_watchdog_thread_interrupts_the_connection(empty_cache: Path) -> Non
     )
     conn.interrupted_from = []
     with contextlib.closing(conn):
-        result = query.run(conn, rows_of(10**9, "x"), timeout=0.3)
+        _, found = run_readonly(conn, rows_of(10**9, "x"), {}, timeout=0.3)
         started = time.monotonic()
         with pytest.raises(query.QueryTimeout):
-            for _ in result.rows:
+            for _ in found:
                 pass
     assert time.monotonic() - started < 1.5
     assert conn.interrupted_from == ["isrcdb-query-watchdog"]

@@ -141,7 +141,7 @@ def storm(header: str | None) -> Fault:
 
 
 def stored_pause(db_path: Path) -> datetime:
-    ((until,),) = table(db_path, "SELECT value FROM meta WHERE key = 'rate_limited_until'")
+    ((until,),) = table(db_path, "SELECT paused_until FROM rate_budgets")
     return from_text(until)
 
 

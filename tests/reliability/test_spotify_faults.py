@@ -122,7 +122,7 @@ def test_lookup_survives_spotify_faults_and_half_writes_nothing(
 def test_a_stopped_lookup_remembers_when_to_come_back(cli: Cli, spotify: SpotifyReplica, db_path: Path) -> None:
     spotify.inject("quota", route="search", retry_after=7200)
     assert cli("lookup", FEW).exit_code == 3
-    ((until,),) = table(db_path, "SELECT value FROM meta WHERE key = 'rate_limited_until'")
+    ((until,),) = table(db_path, "SELECT paused_until FROM rate_budgets")
     again = cli("lookup", FEW)
     assert (again.exit_code, again.stdout.count(FEW)) == (3, 1)
     assert f"Spotify's rate limit is in force until {until}; try again after that" in again.stderr

@@ -248,9 +248,10 @@ WRITERS: dict[str, list[str]] = {
 def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache holding a few hundred answers, so that an export or a query writes more than a pipe holds."""
     path = tmp_path_factory.mktemp("filled") / "cache.sqlite3"
-    from isrcdb.db import connect
+    from isrcdb.database import open_database
 
-    with contextlib.closing(connect(path)) as conn:
+    with contextlib.closing(open_database(path)) as database:
+        conn = database.connection()
         conn.executemany(
             "INSERT INTO isrcs (isrc, status, first_seen_at) VALUES (?, 'pending', '2026-01-01T00:00:00Z')",
             [(f"QZSYN26{number:05d}",) for number in range(1, 5001)],
