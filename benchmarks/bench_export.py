@@ -1,12 +1,15 @@
 """Benchmark of ``isrcdb export``: wall time and peak memory of a real process over a large synthetic cache.
 
-The cache (1,000,000 codes in full mode, 10,000 with ``--quick``) is :func:`common.build_cache`'s: 80 % of the
+The cache (1,000,000 codes in full mode, 100,000 with ``--quick``) is :func:`common.build_cache`'s: 80 % of the
 codes found (one in eight of those on three releases), 15 % not found, 5 % pending, with a realistic ``raw_json``.
 
 Each export runs as ``isrcdb export ... --output FILE`` in a process of its own, probed for its own peak resident
 set (see :data:`common.PEAK_PROBE`). The target is a peak under 200 MB whatever the size of the cache: the export
-streams. Baselines: for memory, the peak of ``isrcdb --version`` (the interpreter and isrcdb's imports); for time,
-a bare ``sqlite3`` scan of the same view with no formatting, in this process.
+streams. Baselines: for memory, the peak of ``isrcdb --version`` (the interpreter and isrcdb's imports); for the
+time of CSV, the ``sqlite3`` command-line shell writing ``sqlite3 -csv`` of the same view to a file, run interleaved
+with the export (target: at most 1.5x it; the row says skipped without the shell: ``apt-get install sqlite3``); the
+two files are compared row by row (the values are the same; the form differs, as the row says); for the other
+formats, a bare scan of the same view with no formatting, in this process.
 
 Run alone with ``python benchmarks/bench_export.py [--quick | --tiny]``, or through ``benchmarks/run.py``.
 """
@@ -14,19 +17,37 @@ Run alone with ``python benchmarks/bench_export.py [--quick | --tiny]``, or thro
 from __future__ import annotations
 
 import contextlib
+import csv
+import itertools
+import json
+import shutil
 import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Result, Size, build_cache, child_env, peak_result, run_isrcdb, suite_main
+from common import (
+    Result,
+    Run,
+    Size,
+    build_cache,
+    child_env,
+    median_of,
+    peak_result,
+    run_isrcdb,
+    run_process,
+    suite_main,
+)
 
 TARGET_MB = 200.0
+CSV_RATIO = 1.5  # export --format csv, at most this many times ``sqlite3 -csv`` of the same view
 
-SIZES: dict[Size, int] = {"full": 1_000_000, "quick": 10_000, "tiny": 200}  # codes in the cache
+SIZES: dict[Size, int] = {"full": 1_000_000, "quick": 100_000, "tiny": 200}  # codes in the cache
+CSV_RUNS: dict[Size, int] = {"full": 3, "quick": 3, "tiny": 1}  # interleaved pairs of CSV export and sqlite3 -csv
 
 EXPORTS = [
     ("csv", [], "SELECT * FROM lookups ORDER BY isrc"),
@@ -55,29 +76,135 @@ def run(size: Size = "full") -> list[Result]:
         build_cache(database, count)
         built = time.perf_counter() - started
         size_mb = database.stat().st_size / 1024 / 1024
-        rows = [Result(f"build synthetic cache ({count:,} codes, {size_mb:,.0f} MB)", built, "s")]
+        with contextlib.closing(sqlite3.connect(database)) as conn:
+            matches, found = conn.execute(
+                "SELECT (SELECT count(*) FROM isrc_matches), (SELECT count(*) FROM isrcs WHERE status = 'found')"
+            ).fetchone()
+        rows = [
+            Result(
+                f"build synthetic cache ({count:,} codes, {size_mb:,.0f} MB, {matches / found:.2f} tracks per found "
+                "code)",
+                built,
+                "s",
+            )
+        ]
         for label, extra, scan in EXPORTS:
             fmt = label.split()[0]
             output = work / f"export.{fmt}"
             args = ["export", "--format", fmt, *extra, "--output", str(output)]
-            export = run_isrcdb(args, env=env, peak=True).check()
-            lines = _count_lines(output)
-            output.unlink()
-            if lines < count:
-                raise RuntimeError(f"export {label} wrote {lines} lines for {count} codes")
             name = f"export {label} ({count:,} codes)"
-            rows += [
-                peak_result(f"{name}: peak RSS", [export], TARGET_MB),
-                Result(
+            if fmt == "csv":
+                exports, timed = csv_against_sqlite3(database, env, args, output, CSV_RUNS[size], name)
+                if size != "full":  # isrcdb's start-up (~0.1 s against sqlite3's few ms) weighs on a small export
+                    timed.passed = None
+                    timed.target += f" (judged at {SIZES['full']:,} codes)"
+            else:
+                exports = [run_isrcdb(args, env=env, peak=True).check()]
+                _check_lines(output, count)
+                output.unlink()
+                timed = Result(
                     f"{name}: wall time",
-                    export.seconds,
+                    exports[0].seconds,
                     "s",
                     baseline=scan_seconds(database, scan),
                     baseline_name="bare sqlite3 scan",
-                    note=f"{count / export.seconds:,.0f} codes/s",
-                ),
-            ]
+                    note=f"{count / exports[0].seconds:,.0f} codes/s",
+                )
+            rows += [peak_result(f"{name}: peak RSS", exports, TARGET_MB), timed]
     return rows
+
+
+FLOOR_SQL = "SELECT * FROM lookups ORDER BY isrc"
+
+
+def csv_against_sqlite3(
+    database: Path, env: dict[str, str], args: list[str], output: Path, runs: int, name: str
+) -> tuple[list[Run], Result]:
+    """The CSV export's runs, and its wall-time row against ``sqlite3 -csv -header`` of the same view into a file,
+    run interleaved with it; the first pair of files is compared row by row."""
+    shell = shutil.which("sqlite3")
+    floor_file = output.with_name("sqlite3.csv")
+    floor_cmd = [shell or "sqlite3", "-csv", "-header", "-readonly", "-cmd", f'.output "{floor_file}"']
+    count = _count_rows(database)
+    exports: list[Run] = []
+    floors: list[float] = []
+    compared = ""
+    for attempt in range(runs):
+        exports.append(run_isrcdb(args, env=env, peak=True).check())
+        _check_lines(output, count)
+        if shell is not None:
+            floors.append(run_process([*floor_cmd, str(database), FLOOR_SQL]).check().seconds)
+            if attempt == 0:
+                compared = compare_with_sqlite3_csv(output, floor_file)
+            floor_file.unlink()
+        output.unlink()
+    seconds = [export.seconds for export in exports]
+    value = median_of(seconds)
+    rate = f"{count / value:,.0f} codes/s"
+    target = f"<= {CSV_RATIO:g}x sqlite3 -csv"
+    if shell is None:
+        why = "no sqlite3 command-line shell here (apt-get install sqlite3)"
+        return exports, Result(f"{name}: wall time", value, "s", seconds, target=target, note=f"{rate}; {why}")
+    floor = median_of(floors)
+    return exports, Result(
+        f"{name}: wall time",
+        value,
+        "s",
+        seconds,
+        baseline=floor,
+        baseline_name="sqlite3 -csv, same view, to a file",
+        target=target,
+        passed=value <= CSV_RATIO * floor,
+        note=f"{rate}; {runs} interleaved pairs; {compared}",
+        kind="ratio",
+    )
+
+
+def compare_with_sqlite3_csv(ours: Path, theirs: Path) -> str:
+    """What the two CSV files have in common, checked row by row (raises when a value differs)."""
+    if ours.read_bytes() == theirs.read_bytes():
+        return "the same bytes as sqlite3's (compared)"
+    with ours.open(newline="", encoding="utf-8") as mine, theirs.open(newline="", encoding="utf-8") as shell:
+        mine_rows, shell_rows = csv.reader(mine), csv.reader(shell)
+        header = next(mine_rows)
+        if next(shell_rows) != header:
+            raise RuntimeError("export --format csv and sqlite3 -csv wrote different headers")
+        as_isrcdb = _isrcdb_form(header)
+        for number, (row, other) in enumerate(itertools.zip_longest(mine_rows, shell_rows), start=2):
+            if row is None or other is None or row != as_isrcdb(other):
+                raise RuntimeError(f"export --format csv and sqlite3 -csv differ at line {number}: {row} {other}")
+    return (
+        "the same rows and values as sqlite3's (compared row by row); the form differs: sqlite3 writes booleans "
+        "as 0/1, artists as a JSON array (isrcdb: false/true, names joined by '; ') and quotes text with spaces"
+    )
+
+
+def _isrcdb_form(header: list[str]) -> Callable[[list[str]], list[str]]:
+    """Turns a row of ``sqlite3 -csv`` into what isrcdb writes for the same values."""
+    booleans = [header.index(column) for column in ("stale", "explicit") if column in header]
+    artists = header.index("artists") if "artists" in header else None
+
+    def convert(row: list[str]) -> list[str]:
+        row = list(row)
+        for index in booleans:
+            row[index] = {"0": "false", "1": "true"}.get(row[index], row[index])
+        if artists is not None and row[artists].startswith("["):
+            row[artists] = "; ".join(json.loads(row[artists]))
+        return row
+
+    return convert
+
+
+def _count_rows(database: Path) -> int:
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        rows: int = conn.execute("SELECT count(*) FROM isrcs").fetchone()[0]
+    return rows
+
+
+def _check_lines(output: Path, count: int) -> None:
+    lines = _count_lines(output)
+    if lines < count:
+        raise RuntimeError(f"export {output.name} wrote {lines} lines for {count} codes")
 
 
 def _count_lines(path: Path) -> int:

@@ -159,6 +159,18 @@ def startup_peak_mb() -> float:
 
 # --- result rows ------------------------------------------------------------------------------------------------
 
+Kind = Literal["ratio", "absolute", "size"]
+"""What a row's figure can be compared with. ``ratio``: its target is a ratio to a floor measured in the same run,
+or a share of a rate limit, so it carries to other machines. ``absolute``: times, rates and memory, valid on the
+machine that measured them only. ``size``: bytes on disk, the same on any machine with the same SQLite."""
+
+KINDS: dict[Kind, str] = {
+    "ratio": "a ratio to a floor measured in the same run (interleaved), or a share of a configured rate limit or "
+    "of its optimum: comparable across machines",
+    "absolute": "an absolute time, rate or memory figure: valid on the machine that measured it only",
+    "size": "bytes on disk: the same on any machine with the same SQLite and the same data",
+}
+
 
 @dataclass
 class Result:
@@ -173,6 +185,7 @@ class Result:
     target: str = ""
     passed: bool | None = None
     note: str = ""
+    kind: Kind = "absolute"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -186,6 +199,7 @@ class Result:
             "target": self.target,
             "passed": self.passed,
             "note": self.note,
+            "kind": self.kind,
         }
 
 
@@ -288,8 +302,9 @@ def _image_json(size: int, kind: str) -> str:
 _FIRST_ARTIST, _SECOND_ARTIST = _artist_json(f"(n % {ARTISTS})"), _artist_json(f"((n + 1) % {ARTISTS})")
 # A track object shaped like Spotify's (about 1.2 KB), so that the table's pages look like a real cache's: release k
 # of code n, by one artist, or by two for one code in four.
-TRACK_JSON = f"""json_object(
-  'album', json_object('album_type', CASE WHEN n % 3 = 0 THEN 'single' ELSE 'album' END,
+# The album object of release k of code n, as Spotify sends it inside each track: isrcdb stores it once, in
+# albums.raw_json, and the track's JSON without it (the view track_json joins them again).
+ALBUM_JSON = f"""json_object('album_type', CASE WHEN n % 3 = 0 THEN 'single' ELSE 'album' END,
     'artists', json_array({_FIRST_ARTIST}),
     'external_urls', json_object('spotify', 'https://open.spotify.com/album/al' || n || '_' || k),
     'href', 'https://api.spotify.com/v1/albums/al' || n || '_' || k, 'id', 'al' || n || '_' || k,
@@ -298,7 +313,8 @@ TRACK_JSON = f"""json_object(
     'name', 'Album ' || n || ' ' || k,
     'release_date', printf('%04d-%02d-%02d', 1990 + n % 35 + k, 1 + n % 12, 1 + n % 28),
     'release_date_precision', 'day', 'total_tracks', 1 + n % 14, 'type', 'album',
-    'uri', 'spotify:album:al' || n || '_' || k),
+    'uri', 'spotify:album:al' || n || '_' || k)"""
+TRACK_JSON = f"""json_object(
   'artists', json(CASE WHEN n % 4 = 0 THEN json_array({_FIRST_ARTIST}, {_SECOND_ARTIST})
     ELSE json_array({_FIRST_ARTIST}) END),
   'disc_number', 1, 'duration_ms', 120000 + n % 180000,
@@ -310,27 +326,32 @@ TRACK_JSON = f"""json_object(
   'track_number', 1 + n % 14, 'type', 'track', 'uri', 'spotify:track:tr' || n || '_' || k)"""
 
 _ENTRIES = "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < :entries) "
-# (n, k): release k of every found code n. Found: n % 20 >= 4; on three releases when n % 10 = 5.
+# (n, k): release k of every found code n. Found: n % 20 >= 4; on three releases when n % 10 = 5, or on :tracks
+# releases each when that is given.
 _RELEASES = (
     "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < :entries), "
-    "m(n, k) AS (SELECT n, 0 FROM s WHERE n % 20 >= 4 UNION ALL SELECT n, k + 1 FROM m WHERE n % 10 = 5 AND k < 2) "
+    "m(n, k) AS (SELECT n, 0 FROM s WHERE n % 20 >= 4 UNION ALL SELECT n, k + 1 FROM m "
+    "WHERE CASE WHEN :tracks IS NULL THEN n % 10 = 5 AND k < 2 ELSE k < :tracks - 1 END) "
 )
 _BUILD = [
     f"WITH RECURSIVE a(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM a WHERE n < {ARTISTS - 1}) "
     "INSERT INTO artists (id, name, spotify_url) SELECT 'ar' || n, 'Artist ' || n, "
     "'https://open.spotify.com/artist/ar' || n FROM a",
     _RELEASES + "INSERT INTO albums (id, name, album_type, release_date, release_date_precision, total_tracks, "
-    "spotify_url, image_url) SELECT 'al' || n || '_' || k, 'Album ' || n || ' ' || k, "
+    "spotify_url, image_url, raw_json) SELECT 'al' || n || '_' || k, 'Album ' || n || ' ' || k, "
     "CASE WHEN k = 2 THEN 'compilation' WHEN n % 3 = 0 THEN 'single' ELSE 'album' END, "
     "printf('%04d-%02d-%02d', 1990 + n % 35 + k, 1 + n % 12, 1 + n % 28), 'day', 1 + n % 14, "
     "'https://open.spotify.com/album/al' || n || '_' || k, "
-    "'https://i.scdn.co/image/ab67616d0000b273' || printf('%024x', n) FROM m",
+    "'https://i.scdn.co/image/ab67616d0000b273' || printf('%024x', n), "
+    f"{ALBUM_JSON} FROM m",
     _RELEASES + "INSERT INTO album_artists (album_id, position, artist_id) "
     f"SELECT 'al' || n || '_' || k, 0, 'ar' || (n % {ARTISTS}) FROM m",
     _RELEASES + "INSERT INTO tracks (id, isrc, name, album_id, disc_number, track_number, duration_ms, explicit, "
-    "spotify_url, raw_json, fetched_at) SELECT 'tr' || n || '_' || k, 'QZSYN' || printf('%07d', n), "
+    "spotify_url, raw_json, artist_names, fetched_at) SELECT 'tr' || n || '_' || k, 'QZSYN' || printf('%07d', n), "
     "'Song ' || n, 'al' || n || '_' || k, 1, 1 + n % 14, 120000 + n % 180000, n % 7 = 0, "
-    f"'https://open.spotify.com/track/tr' || n || '_' || k, {TRACK_JSON}, :fetched_at FROM m",
+    f"'https://open.spotify.com/track/tr' || n || '_' || k, {TRACK_JSON}, "
+    f"CASE WHEN n % 4 = 0 THEN json_array('Artist ' || (n % {ARTISTS}), 'Artist ' || ((n + 1) % {ARTISTS})) "
+    f"ELSE json_array('Artist ' || (n % {ARTISTS})) END, :fetched_at FROM m",
     _RELEASES + "INSERT INTO track_artists (track_id, position, artist_id) "
     f"SELECT 'tr' || n || '_' || k, 0, 'ar' || (n % {ARTISTS}) FROM m UNION ALL "
     f"SELECT 'tr' || n || '_' || k, 1, 'ar' || ((n + 1) % {ARTISTS}) FROM m WHERE n % 4 = 0",
@@ -339,7 +360,7 @@ _BUILD = [
     "CASE WHEN n % 20 = 0 THEN 'pending' WHEN n % 20 < 4 THEN 'not_found' ELSE 'found' END, :fetched_at, "
     "CASE WHEN n % 20 = 0 THEN NULL ELSE :fetched_at END, "
     "CASE WHEN n % 20 = 0 THEN NULL WHEN n % 20 < 4 THEN :expires_not_found ELSE :expires_found END, "
-    "CASE WHEN n % 20 < 4 THEN 0 WHEN n % 10 = 5 THEN 3 ELSE 1 END, "
+    "CASE WHEN n % 20 < 4 THEN 0 WHEN :tracks IS NOT NULL THEN :tracks WHEN n % 10 = 5 THEN 3 ELSE 1 END, "
     "CASE WHEN n % 20 < 4 THEN NULL ELSE 'tr' || n || '_0' END, "
     "CASE WHEN n % 20 < 4 THEN NULL ELSE :fetched_at END FROM s",
     _RELEASES + "INSERT INTO isrc_matches (isrc, track_id, rank) "
@@ -354,11 +375,13 @@ def build_cache(
     fetched_at: str = FETCHED_AT,
     expires_found: str = FAR_FUTURE,
     expires_not_found: str = FAR_FUTURE,
+    tracks_per_code: int | None = None,
 ) -> None:
     """A consistent synthetic cache of ``entries`` ISRCs (:func:`code_of` 1 to ``entries``), written by SQLite.
 
-    80 % of the codes found (one in eight of those on three releases, the others on one), 15 % not found, 5 %
-    pending (:func:`status_of`); tracks by one artist, or two for one code in four, with a realistic ~1.2 KB
+    80 % of the codes found (one in eight of those on three releases, the others on one: 1.25 tracks per found code;
+    or ``tracks_per_code`` releases each), 15 % not found, 5 % pending (:func:`status_of`); tracks by one artist,
+    or two for one code in four, with a realistic ~1.2 KB
     ``raw_json``; ``isrcs``, ``tracks``, ``albums``, ``artists``, ``track_artists``, ``album_artists`` and
     ``isrc_matches`` all filled. The schema is made by isrcdb (``open_database`` migrates); rows are generated with
     recursive CTEs, so a million entries take a minute rather than the days a million searches would.
@@ -372,6 +395,7 @@ def build_cache(
         "fetched_at": fetched_at,
         "expires_found": expires_found,
         "expires_not_found": expires_not_found,
+        "tracks": tracks_per_code,
     }
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA synchronous=OFF")

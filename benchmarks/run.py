@@ -5,8 +5,14 @@
     python benchmarks/run.py --only lookup,sync
     python benchmarks/run.py --tiny --output /tmp/smoke.md   # smallest sizes: checks that it all runs
 
+The ``postgresql`` suite needs a PostgreSQL server where it may create databases: ISRCDB_BENCH_POSTGRESQL_URL
+(default: ISRCDB_TEST_POSTGRESQL_URL), e.g. postgresql://postgres@127.0.0.1:5432/postgres; without one, its row says
+it was skipped.
+
 Each measurement runs several times against its own temporary databases and an in-process local Spotify replica;
-the table gives the median (min-max), the baseline measured in the same run, the ratio, and the target.
+the table gives the median (min-max), the baseline measured in the same run, the ratio, the target, whether it
+is met, and the kind of figure: a ratio to a same-run floor (comparable across machines), an absolute figure (valid
+on the measuring machine only), or a size on disk.
 Not part of the test suite (tests/test_benchmarks.py only checks that every suite runs at the tiny size).
 """
 
@@ -25,14 +31,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import Result, Size, add_size_options  # noqa: E402
+from common import KINDS, SKIPPED, Result, Size, add_size_options  # noqa: E402
 
-SUITES = ("lookup", "import", "sync", "export")
+SUITES = ("lookup", "import", "sync", "export", "output", "postgresql")
 
 
 def _format_value(value: float | None, unit: str) -> str:
     if value is None:
         return ""
+    if unit == SKIPPED:
+        return "skipped"
     if unit in ("codes/s", "rows/s") or value >= 1000:
         return f"{value:,.0f} {unit}"
     return f"{value:,.1f} {unit}" if value >= 10 else f"{value:,.2f} {unit}"
@@ -41,8 +49,8 @@ def _format_value(value: float | None, unit: str) -> str:
 def table(results: list[Result]) -> str:
     """The results as a Markdown table."""
     lines = [
-        "| measurement | median (min-max) | baseline (same run) | ratio | target | met |",
-        "|---|---|---|---|---|---|",
+        "| measurement | median (min-max) | baseline (same run) | ratio | target | met | kind |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         spread = ""
@@ -53,9 +61,15 @@ def table(results: list[Result]) -> str:
         met = {True: "yes", False: "**no**", None: ""}[r.passed]
         name = f"{r.name} ({r.note})" if r.note else r.name
         lines.append(
-            f"| {name} | {_format_value(r.value, r.unit)}{spread} | {baseline} | {ratio} | {r.target} | {met} |"
+            f"| {name} | {_format_value(r.value, r.unit)}{spread} | {baseline} | {ratio} | {r.target} | {met} "
+            f"| {r.kind} |"
         )
     return "\n".join(lines)
+
+
+def legend() -> str:
+    """What the table's kinds mean: which figures carry to another machine."""
+    return "\n".join(f"- {kind}: {meaning}" for kind, meaning in KINDS.items())
 
 
 def machine() -> str:
@@ -108,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- machine: {machine()}\n"
         f"- mode: {size} (`python benchmarks/run.py{flag}`), {time.monotonic() - started:.0f} s in all\n"
         + (f"- failed to run: {', '.join(failed)}\n" if failed else "")
+        + "- medians of interleaved runs, (min-max) their range; a baseline is measured in the same run\n"
+        + f"\nKinds of figure:\n{legend()}\n"
         + f"\n{text}\n"
     )
     args.output.write_text(report)

@@ -1,6 +1,8 @@
-"""The read-through cache: answer from SQLite when fresh, otherwise ask Spotify and keep the answer.
+"""The read-through cache: answer from the database when fresh, otherwise ask Spotify and keep the answer.
 
-:class:`IsrcDB` is the Python API; the CLI is a thin shell over it.
+:class:`IsrcDB` is the Python API; the CLI is a thin shell over it. One :class:`IsrcDB` may be shared by the threads
+of a program: each thread uses its own database connection, and all share one Spotify client (one pool of
+connections, one access token).
 """
 
 from __future__ import annotations
@@ -8,24 +10,27 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NamedTuple
 
 from isrcdb import store
 from isrcdb.clock import Clock, format_duration, from_text, to_text, utcnow
 from isrcdb.errors import (
     AuthError,
     BadResponse,
+    DatabaseError,
     InvalidIsrc,
     RateLimited,
     SpotifyError,
     TransientError,
     UsageError,
+    named,
 )
 from isrcdb.isrc import validate
 from isrcdb.settings import MAX_DURATION, Settings
@@ -34,10 +39,18 @@ from isrcdb.store import HELD, Entry, Match
 
 if TYPE_CHECKING:
     from isrcdb.database.base import Database
+    from isrcdb.importer import ImportReport
     from isrcdb.spotify.client import SpotifyClient
     from isrcdb.spotify.parse import Track
+    from isrcdb.sync import SyncSummary
 
-__all__ = ["IsrcDB", "LookupResult", "Match"]
+__all__ = ["IsrcDB", "LookupResult", "Match", "Source", "Status"]
+
+Status = Literal["found", "not_found", "invalid", "error"]
+"""What a lookup says about a code: found on Spotify, not found there, not a valid ISRC, or no answer (see
+:attr:`LookupResult.error`)."""
+Source = Literal["cache", "spotify", "none"]
+"""Where an answer came from: the cache, Spotify just now, or nowhere (an invalid code, an error)."""
 
 ANONYMOUS_APP = "-"
 """The app a pause is stored for when no client id is known (a pause met through a client given in code)."""
@@ -58,9 +71,9 @@ class LookupResult(NamedTuple):
     """The answer for one distinct input code (an immutable named tuple)."""
 
     isrc: str
-    status: str
+    status: Status
     """``found``, ``not_found``, ``invalid`` or ``error``."""
-    source: str
+    source: Source
     """``cache``, ``spotify`` or ``none``."""
     fetched: str | None = None
     """When Spotify was asked, as stored (ISO 8601 UTC text); :attr:`fetched_at` is the datetime."""
@@ -77,10 +90,12 @@ class LookupResult(NamedTuple):
 
     @property
     def fetched_at(self) -> datetime | None:
+        """When Spotify was asked (an aware UTC datetime), ``None`` if never."""
         return from_text(self.fetched) if self.fetched else None
 
     @property
     def expires_at(self) -> datetime | None:
+        """Until when the answer is fresh (an aware UTC datetime), ``None`` without an answer."""
         return from_text(self.expires) if self.expires else None
 
     def to_dict(self, *, all_matches: bool = False) -> dict[str, Any]:
@@ -155,16 +170,26 @@ class RunState:
 
 
 class IsrcDB:
-    """A cache of ISRC lookups in an SQLite database, filled from Spotify on demand.
+    """A cache of ISRC lookups in a database (SQLite, or PostgreSQL for a team), filled from Spotify on demand.
 
     >>> with IsrcDB("catalogue.sqlite3") as cache:            # doctest: +SKIP
     ...     for result in cache.lookup(["USRC17607839"]):
     ...         print(result.status, result.canonical and result.canonical.name)
+
+    ``database`` is a file path, an ``sqlite:///`` URL or a ``postgresql://`` URL; it overrides the settings'
+    database. ``settings`` default to the environment variables (``SPOTIFY_CLIENT_ID``, ``ISRCDB_*``); a ``.env``
+    file is read only by :meth:`from_env`, as the CLI does. ``clock`` and ``sleep`` are seams for tests; ``on_wait``
+    is called with the seconds and the code before each wait for Spotify's rate limit.
+
+    One object may be shared by the threads of a program: the database and the Spotify client are made once, on
+    first use, each thread gets its own database connection, and all threads share one pool of HTTP connections and
+    one access token. Each thread's lookups claim the codes they search, so two threads asking for the same code
+    search it once.
     """
 
     def __init__(
         self,
-        database: str | Path | None = None,
+        database: str | os.PathLike[str] | None = None,
         *,
         settings: Settings | None = None,
         clock: Clock = utcnow,
@@ -172,14 +197,36 @@ class IsrcDB:
         client: SpotifyClient | None = None,
         on_wait: Callable[[float, str], None] | None = None,
     ) -> None:
-        base = settings if settings is not None else Settings.load()
-        self.settings = base.with_options(database=database) if database is not None else base
+        base = settings if settings is not None else Settings.from_mapping(os.environ)
+        self.settings: Settings = base.with_options(database=database) if database is not None else base
+        """The resolved settings (read-only: a frozen dataclass)."""
         self.clock = clock
         self.sleep = sleep
         self.on_wait = on_wait
         self._client = client
         self._db: Database | None = None
-        self._owner: str | None = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    @classmethod
+    def from_env(
+        cls,
+        database: str | os.PathLike[str] | None = None,
+        *,
+        dotenv: str | os.PathLike[str] | None = ".env",
+        clock: Clock = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[float, str], None] | None = None,
+    ) -> IsrcDB:
+        """An :class:`IsrcDB` configured as the ``isrcdb`` command is: the environment variables, then the ``dotenv``
+        file (``.env`` in the working directory by default; real environment variables win; ``None``: no file)."""
+        env: dict[str, str] = {}
+        if dotenv is not None and os.path.isfile(dotenv):
+            from isrcdb.settings import read_dotenv
+
+            env = read_dotenv(Path(dotenv))
+        settings = Settings.from_mapping({**env, **os.environ})
+        return cls(database, settings=settings, clock=clock, sleep=sleep, on_wait=on_wait)
 
     # --- resources --------------------------------------------------------------------------------------------
 
@@ -189,35 +236,48 @@ class IsrcDB:
         return self.settings.database
 
     @property
-    def owner(self) -> str:
-        """Who this object's claims belong to: ``host:pid:random`` (see :func:`holder_is_dead`)."""
-        if self._owner is None:
-            self._owner = owner_id()
-        return self._owner
+    def _owner(self) -> str:
+        """Who this thread's claims belong to: ``host:pid:random`` (see :func:`holder_is_dead`).
+
+        One per thread, so that the threads sharing this object claim codes from each other as separate lookups
+        would: a code one thread is searching is waited for by the others, not searched twice.
+        """
+        owner: str | None = getattr(self._local, "owner", None)
+        if owner is None:
+            owner = self._local.owner = owner_id()
+        return owner
 
     @property
     def db(self) -> Database:
-        """The cache database, opened (created and migrated if needed) on first use."""
+        """The cache database, opened (created and migrated if needed) on first use; one connection per thread."""
         if self._db is None:
-            from isrcdb.database import open_database
+            with self._lock:  # two threads asking first at once must not open (and migrate) it twice
+                if self._db is None:
+                    from isrcdb.database import open_database
 
-            self._db = open_database(self.settings.database)
+                    self._db = open_database(self.settings.database)
         return self._db
 
     @property
     def client(self) -> SpotifyClient:
+        """The Spotify client, made on first use and shared by every thread (one connection pool, one token)."""
         if self._client is None:
-            from isrcdb.spotify.client import client_from_settings
+            with self._lock:
+                if self._client is None:
+                    from isrcdb.spotify.client import client_from_settings
 
-            self._client = client_from_settings(self.settings)
+                    self._client = client_from_settings(self.settings)
         return self._client
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        if self._client is not None:
-            self._client.close()
+        """Close the database connections and the Spotify client; the object may be used again afterwards."""
+        with self._lock:
+            db, self._db = self._db, None
+            client = self._client
+        if db is not None:
+            db.close()
+        if client is not None:
+            client.close()
 
     def __enter__(self) -> IsrcDB:
         return self
@@ -229,9 +289,22 @@ class IsrcDB:
 
     # --- lookup -----------------------------------------------------------------------------------------------
 
-    def lookup(self, codes: Iterable[str], **options: Any) -> list[LookupResult]:
-        """Look up ``codes``; see :meth:`iter_lookup` for the options."""
-        return list(self.iter_lookup(codes, **options))
+    def lookup(
+        self,
+        codes: Iterable[str],
+        *,
+        refresh: bool = False,
+        offline: bool = False,
+        ttl: timedelta | None = None,
+        all_matches: bool = False,
+        as_json: bool = False,
+    ) -> list[LookupResult]:
+        """Look ``codes`` up and return one result per distinct code, in input order; see :meth:`iter_lookup`."""
+        return list(
+            self._iter_lookup(
+                codes, refresh=refresh, offline=offline, ttl=ttl, all_matches=all_matches, as_json=as_json
+            )
+        )
 
     def iter_lookup(
         self,
@@ -241,21 +314,49 @@ class IsrcDB:
         offline: bool = False,
         ttl: timedelta | None = None,
         all_matches: bool = False,
-        state: RunState | None = None,
         as_json: bool = False,
     ) -> Iterator[LookupResult]:
-        """One result per distinct code, in input order, streamed in batches.
-
-        ``as_json`` fills :attr:`LookupResult.json` of fresh cache hits (without ``all_matches``), for writers that
-        stream JSON.
+        """One result per distinct code, in input order, streamed in batches (``codes`` may be a generator of any
+        length: memory stays bounded).
 
         A fresh cached entry is answered from the database. A stale or missing one is searched on Spotify (unless
         ``offline``); if Spotify fails, a stale entry is still answered (``stale=True``, ``error`` says why).
         ``refresh`` ignores freshness; ``ttl`` overrides how long found results stay fresh, for judging and storing.
+        ``all_matches`` fills :attr:`LookupResult.matches`. ``as_json`` fills :attr:`LookupResult.json` of fresh
+        cache hits (without ``all_matches``), for writers that stream JSON.
         """
+        return self._iter_lookup(
+            codes, refresh=refresh, offline=offline, ttl=ttl, all_matches=all_matches, as_json=as_json
+        )
+
+    def _iter_lookup(
+        self,
+        codes: Iterable[str],
+        *,
+        refresh: bool = False,
+        offline: bool = False,
+        ttl: timedelta | None = None,
+        all_matches: bool = False,
+        as_json: bool = False,
+        state: RunState | None = None,
+    ) -> Iterator[LookupResult]:
+        """:meth:`iter_lookup`, keeping the run's counts and halt reason in ``state`` (the CLI reports them)."""
+        if refresh and offline:
+            raise UsageError("refresh and offline cannot be used together")
         if ttl is not None and ttl > MAX_DURATION:
             raise UsageError(f"the TTL {format_duration(ttl)} is too long (at most {MAX_DURATION.days} days)")
-        run = state if state is not None else RunState()
+        return self._lookup_codes(codes, refresh, offline, ttl, all_matches, as_json, state or RunState())
+
+    def _lookup_codes(
+        self,
+        codes: Iterable[str],
+        refresh: bool,
+        offline: bool,
+        ttl: timedelta | None,
+        all_matches: bool,
+        as_json: bool,
+        run: RunState,
+    ) -> Iterator[LookupResult]:
         seen: set[str] = set()
         batch: list[tuple[str, str | None]] = []  # (code or raw input, reason if invalid)
         try:
@@ -282,8 +383,83 @@ class IsrcDB:
         finally:
             counts = {"cache_hits": run.cache_hits, "spotify_requests": run.requests, "rate_limited": run.rate_limited}
             if any(counts.values()):
-                with self.db.guard():
-                    store.add_counts(self.db, counts)
+                try:
+                    with self.db.guard():
+                        store.add_counts(self.db, counts)
+                except DatabaseError:
+                    # Counting hits is bookkeeping: a cache that cannot be written (a read-only file or mount)
+                    # still answers from what it holds. A run that asked Spotify had to write, and says so.
+                    if run.requests or run.rate_limited:
+                        raise
+
+    # --- import and sync --------------------------------------------------------------------------------------
+
+    def import_codes(
+        self,
+        source: str | os.PathLike[str] | Iterable[str],
+        *,
+        column: str | None = None,
+        delimiter: str | None = None,
+        stdin: BinaryIO | None = None,
+    ) -> ImportReport:
+        """Store codes as pending, without asking Spotify (:meth:`sync` resolves them later); returns the report.
+
+        ``source`` is a file (a path; ``"-"`` reads ``stdin``, standard input by default) read as ``isrcdb import``
+        reads it (one code a line, or a CSV column found from its header or named by ``column``, its separator
+        recognised or given as ``delimiter``), or an iterable of codes. Invalid codes are counted and listed in the
+        report, never stored. Raises :class:`~isrcdb.errors.UsageError` for a file that cannot be read.
+        """
+        from isrcdb.importer import ImportReport, import_file, import_values
+
+        if isinstance(source, str | os.PathLike):
+            return import_file(
+                self.db, os.fspath(source), column=column, delimiter=delimiter, clock=self.clock, stdin=stdin
+            )
+        report = ImportReport(source="<values>")
+        with self.db.guard():
+            return import_values(
+                self.db, ((number, code) for number, code in enumerate(source, 1)), report, clock=self.clock
+            )
+
+    def sync(
+        self,
+        *,
+        limit: int | None = None,
+        older_than: timedelta | None = None,
+        concurrency: int | None = None,
+        max_wait: float | None = None,
+        rate_limit: int | None = None,
+        rate_window: float | None = None,
+        dry_run: bool = False,
+        stop: threading.Event | None = None,
+        on_progress: Callable[[SyncSummary], None] | None = None,
+    ) -> SyncSummary:
+        """Resolve the pending codes and refresh the expired ones, many requests in flight at once; returns what
+        was done (or, with ``dry_run``, what would be).
+
+        ``limit`` caps the codes handled in this run; ``older_than`` also refreshes answers fetched at least that
+        long ago (``timedelta(0)``: every code). ``concurrency``, ``max_wait`` (seconds), ``rate_limit`` and
+        ``rate_window`` (seconds) default to the settings. Setting the event ``stop`` ends the run cleanly;
+        ``on_progress`` is called with the summary so far after each code is stored. A run that meets Spotify's
+        rate limit stops and says when to come back (:attr:`SyncSummary.come_back_at`) rather than raise.
+        """
+        from isrcdb.settings import check_concurrency, check_rate_limit
+        from isrcdb.sync import SyncOptions, sync
+
+        options = SyncOptions(
+            limit=limit,
+            older_than=older_than,
+            concurrency=check_concurrency(concurrency) if concurrency is not None else self.settings.concurrency,
+            max_wait=max_wait if max_wait is not None else self.settings.max_wait,
+            rate_limit=check_rate_limit(rate_limit) if rate_limit is not None else self.settings.rate_limit,
+            rate_window=rate_window if rate_window is not None else self.settings.rate_window,
+            dry_run=dry_run,
+        )
+        if limit is not None and limit < 0:
+            raise UsageError(f"the limit must be 0 or more, not {limit}")
+        if options.rate_window <= 0:
+            raise UsageError("the rate window must be more than 0 seconds")
+        return sync(self, options, stop=stop, on_progress=on_progress)
 
     def _lookup_batch(
         self,
@@ -308,11 +484,10 @@ class IsrcDB:
                 run.cache_hits += 1
                 yield cached_result(entry, matches.get(code, ()), stale=False)
             elif offline:
-                yield fallback(
-                    code, entry, matches.get(code, ()), "not in the cache, and --offline does not ask Spotify"
-                )
+                message = f"not in the cache, and {named('offline')} does not ask Spotify"
+                yield fallback(code, entry, matches.get(code, ()), message)
             else:
-                yield self.fetch(
+                yield self._fetch(
                     code,
                     entry,
                     run,
@@ -321,10 +496,6 @@ class IsrcDB:
                     stored_matches=matches.get(code, ()),
                     refresh=refresh,
                 ).result
-
-    def is_fresh(self, entry: Entry, now: datetime, ttl: timedelta | None = None) -> bool:
-        """Whether a stored answer may be given without asking Spotify."""
-        return freshness(now, ttl)(entry)
 
     # --- fetching ---------------------------------------------------------------------------------------------
 
@@ -353,7 +524,7 @@ class IsrcDB:
         """Forget this app's stored pause (all apps' without a client id); returns how many were cleared."""
         return store.clear_pause(self.db, self.settings.app or ANONYMOUS_APP)
 
-    def fetch(
+    def _fetch(
         self,
         code: str,
         entry: Entry | None,
@@ -367,7 +538,7 @@ class IsrcDB:
         """Search ``code`` on Spotify and store the answer; on failure fall back to what is stored.
 
         A code that a running sync is searching at this moment is not searched twice: the lookup waits briefly for
-        the sync's answer (:meth:`await_claim`) and gives that.
+        the sync's answer (:meth:`_await_claim`) and gives that.
         """
         now = self.clock()
         if run.halted is None and (run.pause_checked is None or now - run.pause_checked >= PAUSE_CHECK):
@@ -389,7 +560,7 @@ class IsrcDB:
                 # Stored answers and errors drop the claim with them; anything else (a halt, refused credentials)
                 # gives the code back here, so that nobody waits for an answer that will not come.
                 run.claimed = False
-                store.release_claims(self.db, self.owner, [code])
+                store.release_claims(self.db, self._owner, [code])
 
     def _claim_or_wait(self, code: str, entry: Entry | None, run: RunState, *, refresh: bool) -> Entry | None:
         """Claim ``code`` for this lookup, or wait for the answer of whoever holds it (a sync, another lookup).
@@ -398,13 +569,23 @@ class IsrcDB:
         unless the holder could neither be waited for nor displaced).
         """
         for _ in range(3):
-            stored = self.await_claim(code, entry, run, refresh=refresh)
+            stored = self._await_claim(code, entry, run, refresh=refresh)
             if stored is not None:
                 return stored
             now = self.clock()
             lease = timedelta(seconds=max(LOOKUP_LEASE, 2 * self.settings.max_wait + self.settings.request_deadline))
-            if store.claim_code(self.db, code, self.owner, now, now + lease):
+            if store.claim_code(self.db, code, self._owner, now, now + lease):
                 run.claimed = True
+                # An answer stored between the look above and this claim (another thread's, or another process's
+                # search that ended just then) is given, not searched again.
+                claim = store.get_claim(self.db, code)
+                before = entry.fetched_at if entry is not None else None
+                if not refresh and claim is not None and claim[2] is not None and claim[2] != before:
+                    stored = store.get_entries(self.db, [code]).get(code)
+                    if stored is not None and stored.status in ("found", "not_found"):
+                        run.claimed = False
+                        store.release_claims(self.db, self._owner, [code])
+                        return stored
                 return None
             if run.claim_wait <= 0:
                 return None
@@ -443,12 +624,12 @@ class IsrcDB:
                 run.requests += result.requests
                 run.consecutive_failures = 0
                 run.claimed = False  # storing the answer drops the claim
-                return self.store_result(
+                return self._store_result(
                     code, result.tracks, ttl=ttl, all_matches=all_matches, requests=result.requests
                 )
         return Outcome(fallback(code, entry, stored_matches, run.halted))
 
-    def await_claim(self, code: str, entry: Entry | None, run: RunState, *, refresh: bool = False) -> Entry | None:
+    def _await_claim(self, code: str, entry: Entry | None, run: RunState, *, refresh: bool = False) -> Entry | None:
         """If a running sync is searching ``code``, wait for its answer (within ``run.claim_wait``) and return it.
 
         ``None`` means: search it yourself (nobody holds it, the holder gave up on it or died, or the wait ran out).
@@ -475,8 +656,8 @@ class IsrcDB:
             run.claim_wait -= CLAIM_POLL
             waited = True
 
-    def note_failure(self, code: str, exc: SpotifyError, run: RunState) -> Outcome:
-        """Record that searching ``code`` failed, as :meth:`fetch` does: store the error, or halt ``run``."""
+    def _note_failure(self, code: str, exc: SpotifyError, run: RunState) -> Outcome:
+        """Record that searching ``code`` failed, as :meth:`_fetch` does: store the error, or halt ``run``."""
         return self._failed(code, None, (), exc, run)
 
     def _failed(
@@ -495,7 +676,7 @@ class IsrcDB:
             store.save_error(self.db, code, message, self.clock())
         return Outcome(fallback(code, entry, stored, message))
 
-    def store_result(
+    def _store_result(
         self,
         code: str,
         tracks: Iterable[Track],
@@ -579,7 +760,7 @@ def freshness(now: datetime, ttl: timedelta | None = None) -> Callable[[Entry], 
 
 
 def cached_result(entry: Entry, matches: Iterable[Match], *, stale: bool, error: str | None = None) -> LookupResult:
-    status = entry.status if entry.status in ("found", "not_found") else "error"
+    status: Status = "found" if entry.status == "found" else "not_found" if entry.status == "not_found" else "error"
     answer = entry.json if not stale and error is None and status == entry.status else None
     return LookupResult(
         entry.isrc, status, "cache", entry.fetched_at, entry.expires_at, entry.match_count, entry.canonical,

@@ -1,28 +1,80 @@
 """The exception hierarchy of isrcdb.
 
-Every foreseeable failure is one of these, with a message a person can act on. The CLI turns them into
-``Error: ...`` on stderr and the exit code in :data:`EXIT_CODES`; the library never prints.
+Every foreseeable failure is one of these, with a message a person can act on; the library never prints. The
+CLI turns them into ``Error: ...`` on stderr and its exit codes (:func:`isrcdb.cli.common.exit_code_for`): exit
+codes belong to the command line, not to these classes.
+
+A message that tells its reader which setting to change names it as the reader knows it: ``offline=True`` to a
+caller of the Python API, ``--offline`` to a user of the command line. :func:`named` gives that wording; the CLI
+installs its own with :func:`wording` for the time a command runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from datetime import datetime
+
+__all__ = [
+    "AuthError",
+    "BadResponse",
+    "ConfigError",
+    "DatabaseError",
+    "InvalidIsrc",
+    "IsrcdbError",
+    "MissingCredentials",
+    "OutputError",
+    "QueryError",
+    "QueryTimeout",
+    "RateLimited",
+    "SchemaTooNew",
+    "SpotifyError",
+    "TransientError",
+    "UsageError",
+    "ValueTooLarge",
+    "WriteRefused",
+]
+
+LIBRARY_WORDING: Mapping[str, str] = {
+    "choose database": "choose another database",
+    "offline": "offline=True",
+    "max_wait": "the max_wait",
+    "timeout": "timeout=SECONDS",
+    "output": "",
+    "column": "column=",
+    "credentials": "in the environment, or pass Settings(client_id=..., client_secret=...)",
+}
+"""How messages name settings to a caller of the Python API."""
+
+_wording: ContextVar[Mapping[str, str]] = ContextVar("isrcdb_wording", default=LIBRARY_WORDING)
+
+
+def named(key: str) -> str:
+    """The words for the setting ``key`` in a message, as the current caller knows it (see :func:`wording`)."""
+    return _wording.get().get(key, LIBRARY_WORDING[key])
+
+
+@contextlib.contextmanager
+def wording(words: Mapping[str, str]) -> Iterator[None]:
+    """Name settings with ``words`` in the messages made inside the block (in this thread and context)."""
+    token = _wording.set(words)
+    try:
+        yield
+    finally:
+        _wording.reset(token)
 
 
 class IsrcdbError(Exception):
     """Base class of every isrcdb error."""
 
-    exit_code = 4
-
 
 class UsageError(IsrcdbError):
-    """Bad input or a bad combination of options (exit 2)."""
-
-    exit_code = 2
+    """Bad input or a bad combination of options."""
 
 
 class ConfigError(UsageError):
-    """A configuration value (environment, ``.env`` or option) is not valid (exit 2)."""
+    """A configuration value (environment, ``.env`` or option) is not valid."""
 
 
 class InvalidIsrc(UsageError):
@@ -35,9 +87,7 @@ class InvalidIsrc(UsageError):
 
 
 class DatabaseError(IsrcdbError):
-    """The cache database cannot be opened, read or written (exit 4)."""
-
-    exit_code = 4
+    """The cache database cannot be opened, read or written."""
 
 
 class SchemaTooNew(DatabaseError):
@@ -45,15 +95,11 @@ class SchemaTooNew(DatabaseError):
 
 
 class OutputError(IsrcdbError):
-    """A file being written (an export) failed part way: a full disk, a device that refuses writes (exit 4)."""
-
-    exit_code = 4
+    """A file being written (an export) failed part way: a full disk, a device that refuses writes."""
 
 
 class SpotifyError(IsrcdbError):
-    """Spotify could not be reached, or refused, or answered something unusable (exit 3)."""
-
-    exit_code = 3
+    """Spotify could not be reached, or refused, or answered something unusable."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
@@ -88,7 +134,7 @@ class BadResponse(SpotifyError):
 
 
 class QueryError(UsageError):
-    """The SQL is wrong, or asks for something a read-only query cannot do (exit 2)."""
+    """The SQL is wrong, or asks for something a read-only query cannot do."""
 
 
 class WriteRefused(QueryError):
@@ -102,7 +148,7 @@ class QueryTimeout(QueryError):
 def timeout_error(limit: float) -> QueryTimeout:
     """The error of a statement stopped at its time limit of ``limit`` seconds."""
     return QueryTimeout(
-        f"the query ran for more than {limit:g} s and was stopped; give it longer with --timeout SECONDS (0: no limit)"
+        f"the query ran for more than {limit:g} s and was stopped; give it longer with {named('timeout')} (0: no limit)"
     )
 
 

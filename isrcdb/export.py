@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from isrcdb.errors import OutputError, UsageError
+from isrcdb.errors import OutputError, UsageError, named
 from isrcdb.output import ExportFormat
 from isrcdb.store import TRACK_FIELDS
 
@@ -145,7 +145,7 @@ def atomic_file(path: Path) -> Iterator[TextIO]:
     A file replaced keeps its permissions: a private export stays private.
     """
     if path.is_dir():
-        raise UsageError(f"{path} is a directory; give a file name with --output")
+        raise UsageError(f"{path} is a directory; give a file name{named('output')}")
     directory = path.parent
     temporary = directory / f".{path.name}.{os.urandom(6).hex()}.tmp"
     try:
@@ -198,7 +198,7 @@ def _refuse_database(output: Path, status: os.stat_result | None, database: Path
         if same_name or same_file:
             raise UsageError(
                 f"{output} is the database being exported, or one of its files ({candidate}); "
-                "give another file name with --output"
+                f"give another file name{named('output')}"
             )
 
 
@@ -223,7 +223,7 @@ def output_file(path: Path, database: Path | None = None) -> Iterator[TextIO]:
     if database is not None:
         _refuse_database(path, status, database)
     if status is not None and stat.S_ISDIR(status.st_mode):
-        raise UsageError(f"{path} is a directory; give a file name with --output")
+        raise UsageError(f"{path} is a directory; give a file name{named('output')}")
     if status is None or stat.S_ISREG(status.st_mode):
         target = Path(os.path.realpath(path)) if os.path.islink(path) else path
         opened = atomic_file(target)

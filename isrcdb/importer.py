@@ -1,10 +1,11 @@
 """Reading ISRCs from a text or CSV file and storing the valid ones as pending, without asking Spotify.
 
 A *text* file holds one code per line (blank lines and lines starting with ``#`` are skipped; a first line that
-names an ISRC column, such as ``ISRC``, is taken as a header). A *CSV* file (comma, tab, semicolon or ``|``
-separated, recognised from its first line) has its codes in the column named by ``column``, or else in the column
-whose header looks like an ISRC column (``isrc``, ``ISRC code``...), or else, with no header, in the only column
-whose first value is a valid ISRC. UTF-8 with or without a byte-order mark, UTF-16 with one, and any line ending
+names an ISRC column, such as ``ISRC``, is taken as a header). A *CSV* file is comma, tab, semicolon or ``|``
+separated: the separator is named with ``delimiter``, or recognised from the first lines (see
+:func:`detect_delimiter`). Its codes are in the column named by ``column``, or else in the column whose header
+looks like an ISRC column (``isrc``, ``ISRC code``...), or else, with no header, in the only column whose first
+value is a valid ISRC. UTF-8 with or without a byte-order mark, UTF-16 with one, and any line ending
 are read; a line longer than :data:`MAX_LINE` characters is reported as invalid without being held in memory;
 undecodable bytes become U+FFFD, so the code on that line is reported as invalid.
 
@@ -12,13 +13,15 @@ Memory stays bounded whatever the size of the file: codes are validated and stor
 each chunk in its own short write transaction (so a sync or lookup running meanwhile waits milliseconds, never the
 whole import). An import that stops half way (Ctrl-C, a CSV syntax error, power loss) keeps the chunks it
 committed; that is harmless because importing is idempotent: codes already stored are left as they are and
-counted as already known, so running the same import again completes it.
+counted as already known, so running the same import again completes it. A code repeated in the file is counted as
+a duplicate; the codes read so far are remembered in a temporary table of the database, not in memory.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -27,7 +30,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from isrcdb import store
 from isrcdb.clock import Clock, utcnow
-from isrcdb.errors import InvalidIsrc, UsageError
+from isrcdb.errors import InvalidIsrc, UsageError, named
 from isrcdb.isrc import validate
 
 if TYPE_CHECKING:
@@ -42,7 +45,10 @@ MAX_LINE = 65_536
 MAX_REPORTED = 100
 """Invalid lines described one by one in the report; beyond that they are only counted."""
 SNIFF_BYTES = 8192
+SNIFF_LINES = 20
+"""Lines read ahead to recognise a CSV file's separator."""
 DELIMITERS = (",", "\t", ";", "|")
+DELIMITER_NAMES = {"comma": ",", "tab": "\t", "\\t": "\t", "semicolon": ";", "pipe": "|"}
 _ISRC_HEADER = re.compile(r"isrc", re.IGNORECASE)
 
 
@@ -71,7 +77,9 @@ class ImportReport:
     """Values read (blank lines and empty CSV cells are not counted)."""
     added: int = 0
     already_known: int = 0
-    """Valid codes that were stored before, or repeated in the file."""
+    """Valid codes that were stored before this import."""
+    duplicates: int = 0
+    """Valid codes repeated in the file (each repeat after the first)."""
     invalid: int = 0
     empty: int = 0
     """CSV rows whose ISRC cell is empty (skipped)."""
@@ -93,6 +101,7 @@ class ImportReport:
             "read": self.read,
             "added": self.added,
             "already_known": self.already_known,
+            "duplicates": self.duplicates,
             "invalid": self.invalid,
             "empty": self.empty,
             "invalid_lines": [item.to_dict() for item in self.invalid_lines],
@@ -184,10 +193,47 @@ def _is_valid(value: str) -> bool:
     return True
 
 
-def _values(text: IO[str], name: str, column: str | None, report: ImportReport) -> Iterator[tuple[int, str]]:
+def delimiter_option(value: str | None) -> str | None:
+    """The separator a ``--delimiter`` option names: one character, or ``tab``, ``comma``, ``semicolon``,
+    ``pipe`` (``\\t`` too); ``None`` for none given. Raises :class:`UsageError` for anything else."""
+    if value is None:
+        return None
+    named = DELIMITER_NAMES.get(value.casefold(), value)
+    if len(named) != 1 or named in '\r\n"':
+        raise UsageError(
+            f"--delimiter: {value!r} is not a separator; give one character, or tab, comma, semicolon or pipe"
+        )
+    return named
+
+
+def detect_delimiter(lines: list[str]) -> str | None:
+    """The CSV separator of a file whose first lines (header first) are ``lines``; ``None``: not CSV.
+
+    Each candidate splits the lines as the CSV reader will (a quoted cell may hold any separator); the one that
+    gives the first line two cells or more and most lines that many cells wins, then the one with more cells. So
+    a header such as ``"Title, full";ISRC`` is two cells split by ``;``: the comma is inside quotes.
+    """
+    best: tuple[float, int] | None = None
+    chosen: str | None = None
+    for delimiter in DELIMITERS:
+        try:
+            widths = [len(row) for row in csv.reader(lines, delimiter=delimiter) if row]
+        except csv.Error:
+            continue
+        if not widths or widths[0] < 2:
+            continue
+        score = (sum(1 for width in widths if width == widths[0]) / len(widths), widths[0])
+        if best is None or score > best:
+            best, chosen = score, delimiter
+    return chosen
+
+
+def _values(
+    text: IO[str], name: str, column: str | None, report: ImportReport, delimiter: str | None = None
+) -> Iterator[tuple[int, str]]:
     """``(line number, value)`` of every non-empty value in the file; invalid-length lines go to ``report``."""
     lines = _Lines(text)
-    numbered = iter(lines)
+    numbered: Iterator[tuple[int, str | None]] = iter(lines)
     first: tuple[int, str] | None = None
     for number, line in numbered:
         if line is None:
@@ -199,12 +245,17 @@ def _values(text: IO[str], name: str, column: str | None, report: ImportReport) 
         if column is not None:
             raise UsageError(f"{name} has no header line, so it has no column {column!r}")
         return
-    number, line = first
-    counts = {delimiter: line.count(delimiter) for delimiter in DELIMITERS}
-    delimiter = max(DELIMITERS, key=lambda d: counts[d])
-    if counts[delimiter] == 0 and column is None:
-        yield from _text_values(first, numbered, report)
-        return
+    if delimiter is None:
+        # Read a few lines ahead to judge the separator, then give them back in order.
+        ahead = list(itertools.islice(numbered, SNIFF_LINES))
+        sample = [first[1], *(text for _, text in ahead if text is not None and not text.lstrip().startswith("#"))]
+        delimiter = detect_delimiter(sample)
+        numbered = itertools.chain(ahead, numbered)
+    if delimiter is None:
+        if column is None:
+            yield from _text_values(first, numbered, report)
+            return
+        delimiter = ","  # one column, named by its header
     yield from _csv_values(first, lines, numbered, delimiter, name, column, report)
 
 
@@ -238,10 +289,13 @@ def _csv_values(
     report.kind = "csv"
     report.column = header[index] if has_header else f"#{index + 1}"
 
+    position = [first[0]]  # the number of the line the reader took last (lines may have been read ahead)
+
     def rest() -> Iterator[str]:
         if not has_header:
             yield line
         for number, text in numbered:
+            position[0] = number
             if text is None:
                 _too_long(report, number)
                 yield "\n"  # an empty row in place of the overlong line
@@ -256,12 +310,12 @@ def _csv_values(
             return
         except csv.Error as exc:
             raise UsageError(
-                f"{name}, line {lines.number}: not valid CSV ({exc}); the codes before it were stored (importing "
+                f"{name}, line {position[0]}: not valid CSV ({exc}); the codes before it were stored (importing "
                 "again after fixing the file is safe)"
             ) from None
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # a blank line
-        current = lines.number  # the line the row ends on
+        current = position[0]  # the line the row ends on
         if index >= len(row):
             report.note_invalid(current, delimiter.join(row), f"the row has no column {report.column}")
             continue
@@ -289,7 +343,7 @@ def _pick_column(header: list[str], column: str | None, name: str) -> tuple[int,
     if len(valid) == 1:
         return valid[0], False
     raise UsageError(
-        f"cannot tell which column of {name} holds the ISRCs (first line: {listed}); name it with --column"
+        f"cannot tell which column of {name} holds the ISRCs (first line: {listed}); name it with {named('column')}"
     )
 
 
@@ -304,9 +358,11 @@ def import_values(
     valid = 0
 
     def flush() -> None:
+        report.duplicates += len(batch) - store.note_seen(db, batch)
         report.added += store.ensure_pending(db, batch, clock())
         batch.clear()
 
+    store.forget_seen(db)  # what an earlier import on this connection left, if it failed part way
     for number, value in values:
         report.read += 1
         try:
@@ -320,7 +376,8 @@ def import_values(
             flush()
     if batch:
         flush()
-    report.already_known = valid - report.added
+    store.forget_seen(db)
+    report.already_known = valid - report.added - report.duplicates
     return report
 
 
@@ -329,6 +386,7 @@ def import_file(
     source: str,
     *,
     column: str | None = None,
+    delimiter: str | None = None,
     clock: Clock = utcnow,
     stdin: BinaryIO | None = None,
 ) -> ImportReport:
@@ -338,19 +396,25 @@ def import_file(
     file does not have, or a file whose ISRC column cannot be told; nothing is stored in those cases.
     """
     report = ImportReport(source=source)
-    values = read_values(source, report, column=column, stdin=stdin)
+    values = read_values(source, report, column=column, delimiter=delimiter, stdin=stdin)
     with db.guard():
         return import_values(db, values, report, clock=clock)
 
 
 def read_values(
-    source: str, report: ImportReport, *, column: str | None = None, stdin: BinaryIO | None = None
+    source: str,
+    report: ImportReport,
+    *,
+    column: str | None = None,
+    delimiter: str | None = None,
+    stdin: BinaryIO | None = None,
 ) -> Iterator[tuple[int, str]]:
     """``(line number, value)`` of every value of ``source`` (a path, or ``-`` for standard input), read as the
     module docstring describes; ``isrcdb import`` and ``isrcdb lookup --file`` both read files through it.
 
     Values are not validated. Lines that yield no value (too long, a CSV row without the column) are noted in
-    ``report``, which also learns the file's kind and column. Raises :class:`~isrcdb.errors.UsageError` for a file
+    ``report``, which also learns the file's kind and column. ``delimiter`` reads the file as CSV with that
+    separator instead of recognising it. Raises :class:`~isrcdb.errors.UsageError` for a file
     that cannot be read, a binary file, a ``column`` the file does not have, or one whose ISRC column cannot be
     told; it is raised before the first value for all but a read error or a CSV syntax error part way.
     """
@@ -359,7 +423,7 @@ def read_values(
         raw = stdin if stdin is not None else getattr(sys.stdin, "buffer", None)
         if raw is None:
             raise UsageError("standard input is closed; give a FILE of ISRCs")
-        yield from _values(_open_text(raw, name), name, column, report)
+        yield from _values(_open_text(raw, name), name, column, report, delimiter)
         return
     try:
         handle = open(source, "rb")
@@ -367,6 +431,6 @@ def read_values(
         raise UsageError(f"cannot read {source}: {exc.strerror}") from None
     with handle:
         try:
-            yield from _values(_open_text(handle, name), name, column, report)
+            yield from _values(_open_text(handle, name), name, column, report, delimiter)
         except OSError as exc:
             raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None

@@ -70,6 +70,8 @@ class Album(Base):
     total_tracks: Mapped[int | None] = mapped_column(Integer)
     spotify_url: Mapped[str | None] = mapped_column(Text)
     image_url: Mapped[str | None] = mapped_column(Text)
+    raw_json: Mapped[str | None] = mapped_column(Text)
+    """The album object as Spotify last sent it, stored once for all its tracks (see ``tracks.raw_json``)."""
 
 
 class AlbumArtist(Base):
@@ -81,7 +83,8 @@ class AlbumArtist(Base):
 
 
 class Track(Base):
-    """A Spotify track, with the full JSON object exactly as Spotify sent it."""
+    """A Spotify track, with Spotify's JSON object: ``raw_json`` without its ``album`` object, which is stored once
+    in ``albums.raw_json``; the view ``track_json`` puts the two together again."""
 
     __tablename__ = "tracks"
 
@@ -95,6 +98,8 @@ class Track(Base):
     explicit: Mapped[bool | None] = mapped_column(Boolean)
     spotify_url: Mapped[str | None] = mapped_column(Text)
     raw_json: Mapped[str] = mapped_column(Text)
+    artist_names: Mapped[str | None] = mapped_column(Text)
+    """The artists' names as a JSON array, in Spotify's order: what the views show, without a join per row."""
     fetched_at: Mapped[str] = mapped_column(String(20))
 
 

@@ -221,7 +221,19 @@ def run(
         sql, dict(params or {}), timeout=timeout, monotonic=monotonic, overdue=overdue
     )
     names = unique_columns(columns)
-    return QueryResult(names, map(row_converter(names), rows))
+    return QueryResult(names, _converted(row_converter(names), rows))
+
+
+def _converted(convert: Callable[[Any], Any], rows: Iterator[Any]) -> Iterator[Any]:
+    """``convert`` applied to each row; closing this closes ``rows`` too, so that a reader that stops early (a full
+    disk, a closed pipe) releases the cursor at once, while its database is still open."""
+    try:
+        for row in rows:
+            yield convert(row)
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
 
 
 # --- saved queries -----------------------------------------------------------------------------------------------

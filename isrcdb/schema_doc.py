@@ -126,5 +126,16 @@ MATCHES = View(
     ),
 )
 
-VIEWS: tuple[View, ...] = (LOOKUPS, MATCHES)
+TRACK_JSON = View(
+    "track_json",
+    "Spotify's full track object for every stored track, as one JSON value (the track's JSON and its album's, "
+    "stored apart, put together again).",
+    (
+        Column("spotify_id", "text", "the track's Spotify id"),
+        Column("isrc", "text", "the track's ISRC as Spotify gives it"),
+        Column("json", "JSON text", "the track object as Spotify sent it, its `album` object last"),
+    ),
+)
+
+VIEWS: tuple[View, ...] = (LOOKUPS, MATCHES, TRACK_JSON)
 """The public views, the stable contract of the database (docs/schema.md)."""

@@ -124,6 +124,18 @@ def stats(database: Path | str, *, app: str | None = None, clock: Clock = utcnow
         return collect(db, app=app, clock=clock)
 
 
+def pause_message(result: Stats) -> str | None:
+    """A sentence about the stored rate-limit pause when one is in force (``None`` otherwise), saying what it
+    means and how to clear it."""
+    if not result.rate_limit_in_force:
+        return None
+    return (
+        f"Spotify's rate limit: this Spotify app may not call Spotify again before {result.rate_limited_until} "
+        "(UTC); until then syncs stop at once and lookups answer from the cache. If you know better, or the "
+        "credentials changed, clear it with 'isrcdb db clear-pause' (or 'isrcdb sync --ignore-pause')."
+    )
+
+
 def human_bytes(size: int) -> str:
     """A size for people: ``912 B``, ``48.0 KiB``, ``1.2 GiB``."""
     if size < 1024:

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from isrcdb.clock import to_text
 
 if TYPE_CHECKING:
     from isrcdb.database.base import Database
     from isrcdb.spotify.parse import Album, Artist, Track
+
+T = TypeVar("T")
 
 CHUNK = 500  # bound parameters per IN (...) query; SQLite allows 32766, smaller keeps each query cheap
 
@@ -136,19 +139,34 @@ _ANSWER_JSON = (
 
 _ENTRY_COLUMNS = f"isrc, status, fetched_at, expires_at, match_count, last_error, {_TRACK_SELECT}"
 
-# PostgreSQL: the columns of ``lookups`` with timestamps as stored text and artists as JSON text.
+# Where each track field comes from in the tables (``t`` a track, ``al`` its album), for the statements that read
+# the tables rather than the views (on PostgreSQL, whose views give timestamps as timestamptz).
+_PG_ARTISTS = "coalesce(t.artist_names, '[]')"
+_TRACK_SOURCES = {
+    "spotify_id": "t.id",
+    "name": "t.name",
+    "artists": _PG_ARTISTS,
+    "album": "al.name",
+    "album_type": "al.album_type",
+    "release_date": "al.release_date",
+    "duration_ms": "t.duration_ms",
+    "explicit": "t.explicit",
+    "spotify_url": "t.spotify_url",
+}
+assert tuple(_TRACK_SOURCES) == TRACK_FIELDS == Match._fields
+
+
+def _track_columns(**overrides: str) -> str:
+    return ", ".join(f"{overrides.get(field, source)} AS {field}" for field, source in _TRACK_SOURCES.items())
+
+
+# PostgreSQL: the columns of ``lookups`` and ``matches`` with timestamps as stored text and artists as JSON text.
 _PG_ENTRIES = f"""SELECT {_ENTRY_COLUMNS}, NULL FROM (SELECT i.isrc, i.status, i.fetched_at, i.expires_at,
-    i.match_count, i.last_error, t.id AS spotify_id, t.name,
-    CASE WHEN t.id IS NULL THEN NULL ELSE (SELECT coalesce(json_agg(ar.name ORDER BY ta.position), '[]')::text
-        FROM track_artists ta JOIN artists ar ON ar.id = ta.artist_id WHERE ta.track_id = t.id) END AS artists,
-    al.name AS album, al.album_type, al.release_date, t.duration_ms, t.explicit, t.spotify_url
+    i.match_count, i.last_error, {_track_columns(artists=f"CASE WHEN t.id IS NULL THEN NULL ELSE {_PG_ARTISTS} END")}
     FROM isrcs i LEFT JOIN tracks t ON t.id = i.canonical_track_id LEFT JOIN albums al ON al.id = t.album_id
     WHERE i.isrc IN ({{marks}})) l"""
 
-_PG_MATCHES = f"""SELECT isrc, {_TRACK_SELECT} FROM (SELECT m.isrc, m.rank, t.id AS spotify_id, t.name,
-    (SELECT coalesce(json_agg(ar.name ORDER BY ta.position), '[]')::text FROM track_artists ta
-        JOIN artists ar ON ar.id = ta.artist_id WHERE ta.track_id = t.id) AS artists,
-    al.name AS album, al.album_type, al.release_date, t.duration_ms, t.explicit, t.spotify_url
+_PG_MATCHES = f"""SELECT isrc, {_TRACK_SELECT} FROM (SELECT m.isrc, m.rank, {_track_columns()}
     FROM isrc_matches m JOIN tracks t ON t.id = m.track_id LEFT JOIN albums al ON al.id = t.album_id
     WHERE m.isrc IN ({{marks}})) x ORDER BY isrc, rank"""
 
@@ -215,17 +233,19 @@ def _upsert_artists(db: Database, artists: Iterable[Artist]) -> list[str]:
     return ids
 
 
-def _upsert_album(db: Database, album: Album) -> str | None:
+def _upsert_album(db: Database, album: Album, raw_json: str | None = None) -> str | None:
     if album.id is None:
         return None
     db.execute(
         "INSERT INTO albums (id, name, album_type, release_date, release_date_precision, total_tracks, spotify_url, "
-        "image_url) VALUES (:id, :name, :album_type, :release_date, :precision, :total_tracks, :spotify_url, "
-        ":image_url) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+        "image_url, raw_json) VALUES (:id, :name, :album_type, :release_date, :precision, :total_tracks, "
+        ":spotify_url, :image_url, :raw_json) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
         "album_type = excluded.album_type, release_date = excluded.release_date, "
         "release_date_precision = excluded.release_date_precision, total_tracks = excluded.total_tracks, "
-        "spotify_url = excluded.spotify_url, image_url = excluded.image_url",
+        "spotify_url = excluded.spotify_url, image_url = excluded.image_url, "
+        "raw_json = coalesce(excluded.raw_json, albums.raw_json)",
         {
+            "raw_json": raw_json,
             "id": album.id,
             "name": album.name,
             "album_type": album.album_type,
@@ -249,16 +269,25 @@ def _upsert_album(db: Database, album: Album) -> str | None:
 
 
 def _upsert_track(db: Database, track: Track, fetched_at: str) -> None:
-    album_id = _upsert_album(db, track.album) if track.album else None
+    from isrcdb.spotify.parse import split_album
+
+    # The album's JSON is stored once, in its row; the track keeps the rest (the view track_json joins them).
+    track_json, album_json = split_album(track.raw_json) if track.album and track.album.id else (track.raw_json, None)
+    album_id = _upsert_album(db, track.album, album_json) if track.album else None
+    if album_id is None:
+        track_json = track.raw_json
     db.execute(
         "INSERT INTO tracks (id, isrc, name, album_id, disc_number, track_number, duration_ms, explicit, spotify_url, "
-        "raw_json, fetched_at) VALUES (:id, :isrc, :name, :album_id, :disc_number, :track_number, :duration_ms, "
-        ":explicit, :spotify_url, :raw_json, :fetched_at) ON CONFLICT (id) DO UPDATE SET "
+        "raw_json, artist_names, fetched_at) VALUES (:id, :isrc, :name, :album_id, :disc_number, :track_number, "
+        ":duration_ms, :explicit, :spotify_url, :raw_json, :artist_names, :fetched_at) ON CONFLICT (id) DO UPDATE SET "
         "isrc = excluded.isrc, name = excluded.name, album_id = excluded.album_id, "
         "disc_number = excluded.disc_number, track_number = excluded.track_number, "
         "duration_ms = excluded.duration_ms, explicit = excluded.explicit, spotify_url = excluded.spotify_url, "
-        "raw_json = excluded.raw_json, fetched_at = excluded.fetched_at",
+        "raw_json = excluded.raw_json, artist_names = excluded.artist_names, fetched_at = excluded.fetched_at",
         {
+            "artist_names": json.dumps(
+                [artist.name for artist in track.artists], ensure_ascii=False, separators=(",", ":")
+            ),
             "id": track.id,
             "isrc": track.isrc,
             "name": track.name,
@@ -268,7 +297,7 @@ def _upsert_track(db: Database, track: Track, fetched_at: str) -> None:
             "duration_ms": track.duration_ms,
             "explicit": track.explicit,
             "spotify_url": track.spotify_url,
-            "raw_json": track.raw_json,
+            "raw_json": track_json,
             "fetched_at": fetched_at,
         },
     )
@@ -307,15 +336,46 @@ def _record(db: Database, isrc: str, at: str, kind: str, old: str | None, new: s
     )
 
 
+def _with_retries(db: Database, work: Callable[[], T]) -> T:
+    """Run ``work`` (one transaction), again if the database chose it as the loser of a conflict (a deadlock
+    between writers on a server): a few times, after a short pause that grows."""
+    for attempt in range(5):
+        try:
+            return work()
+        except Exception as exc:
+            if attempt == 4 or not db.is_conflict(exc):
+                raise
+            time.sleep(0.02 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _lock_shared_rows(db: Database, tracks: Sequence[Track]) -> None:
+    """Write the artists and albums of ``tracks`` first, in the order of their ids, so that writers storing codes
+    that share an artist or an album lock those rows in one order and never wait for each other in a circle."""
+    artists: dict[str, Artist] = {}
+    for track in tracks:
+        for artist in (*track.artists, *(track.album.artists if track.album else ())):
+            artists.setdefault(artist.id or f"name:{artist.name}", artist)
+    _upsert_artists(db, [artists[key] for key in sorted(artists)])
+    albums = {track.album.id: track.album for track in tracks if track.album and track.album.id}
+    for key in sorted(albums):
+        db.execute("SELECT id FROM albums WHERE id = :id FOR UPDATE", {"id": key})
+
+
 def save_found(db: Database, isrc: str, tracks: Sequence[Track], fetched_at: datetime, expires_at: datetime) -> bool:
     """Store every match of ``isrc`` (``tracks`` canonical first), in one transaction.
 
     Returns whether the canonical match changed (or the code was found for the first time).
     """
-    now, expires = to_text(fetched_at), to_text(expires_at)
+    return _with_retries(db, lambda: _save_found(db, isrc, tracks, to_text(fetched_at), to_text(expires_at)))
+
+
+def _save_found(db: Database, isrc: str, tracks: Sequence[Track], now: str, expires: str) -> bool:
     new_ids = [track.id for track in tracks]
     with db.transaction():
         status, old_canonical, previous = _ensure_row(db, isrc, now)
+        if db.dialect == "postgresql":
+            _lock_shared_rows(db, tracks)
         for track in tracks:
             _upsert_track(db, track, now)
         db.execute("DELETE FROM isrc_matches WHERE isrc = :isrc", {"isrc": isrc})
@@ -351,7 +411,10 @@ def save_found(db: Database, isrc: str, tracks: Sequence[Track], fetched_at: dat
 
 def save_not_found(db: Database, isrc: str, fetched_at: datetime, expires_at: datetime) -> bool:
     """Remember that Spotify has no track for ``isrc``. Returns whether it was found before."""
-    now, expires = to_text(fetched_at), to_text(expires_at)
+    return _with_retries(db, lambda: _save_not_found(db, isrc, to_text(fetched_at), to_text(expires_at)))
+
+
+def _save_not_found(db: Database, isrc: str, now: str, expires: str) -> bool:
     with db.transaction():
         status, old_canonical, _ = _ensure_row(db, isrc, now)
         was_found = status == "found"
@@ -369,7 +432,10 @@ def save_not_found(db: Database, isrc: str, fetched_at: datetime, expires_at: da
 
 def save_error(db: Database, isrc: str, message: str, at: datetime) -> None:
     """Note a failed fetch of ``isrc``; whatever was stored before is kept as it was."""
-    now = to_text(at)
+    _with_retries(db, lambda: _save_error(db, isrc, message, to_text(at)))
+
+
+def _save_error(db: Database, isrc: str, message: str, now: str) -> None:
     with db.transaction():
         _ensure_row(db, isrc, now)
         db.execute(
@@ -455,6 +521,24 @@ def ensure_pending(db: Database, codes: Sequence[str], at: datetime) -> int:
     Returns how many were added (a code repeated in ``codes`` is added once).
     """
     return db.add_pending(codes, to_text(at))
+
+
+def note_seen(db: Database, codes: Sequence[str]) -> int:
+    """Remember ``codes`` as read by this import, in a temporary table of this connection (on disk, not in
+    Python's memory, however large the file); returns how many had not been read before (once each)."""
+    with db.transaction():
+        db.execute("CREATE TEMPORARY TABLE IF NOT EXISTS isrcdb_import_seen (isrc text PRIMARY KEY)")
+        if db.dialect == "postgresql":  # in bulk (COPY): one INSERT per code is a round trip each
+            return db.insert_new(codes, "INSERT INTO isrcdb_import_seen (isrc) SELECT DISTINCT isrc FROM {}")
+        return db.executemany(
+            "INSERT INTO isrcdb_import_seen (isrc) VALUES (:isrc) ON CONFLICT DO NOTHING",
+            [{"isrc": code} for code in codes],
+        )
+
+
+def forget_seen(db: Database) -> None:
+    """Drop what :func:`note_seen` remembered, at the end of an import."""
+    db.execute("DROP TABLE IF EXISTS isrcdb_import_seen")
 
 
 @dataclass(frozen=True)

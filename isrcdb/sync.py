@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import contextvars
 import math
 import queue
 import signal
@@ -75,6 +76,10 @@ GROWTH = 1.2
 MAX_RATE = 1000.0
 MARGIN = 0.95
 """Once a 429 reveals the limit, pace at this fraction of it."""
+WINDOW_SLACK = 0.01
+"""The fraction of a window a request waits beyond the window's end, when the window is full."""
+MAX_BATCH = 64
+"""The most answers stored in one transaction (group commit)."""
 PAUSE_POLL = 1.0
 """Seconds between two reads of the rate-limit pause other processes may have stored."""
 MIN_LEARN = 10
@@ -211,7 +216,9 @@ class RateGovernor:
         if limit is not None:
             in_window = len(self._sent) - bisect.bisect_right(self._sent, slot - self.window, self._first)
             if in_window >= limit:
-                slot = max(slot, self._sent[len(self._sent) - limit] + self.window)
+                # A little past the window's end: a request is booked before it is sent, and the one that left the
+                # window must really have left it on Spotify's clock too.
+                slot = max(slot, self._sent[len(self._sent) - limit] + self.window * (1 + WINDOW_SLACK))
         self._next = slot + spacing
         bisect.insort(self._sent, slot, self._first)
         return slot
@@ -360,7 +367,10 @@ class SyncSummary:
     handled: int = 0
     found: int = 0
     not_found: int = 0
+    first_found: int = 0
+    """Pending codes found for the first time (``isrc_changes`` records them as ``found``)."""
     changed: int = 0
+    """Codes already answered whose answer changed: a new canonical match, or a not-found code now found."""
     newly_not_found: int = 0
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
@@ -386,6 +396,7 @@ class SyncSummary:
             "resolved": self.resolved,
             "found": self.found,
             "not_found": self.not_found,
+            "first_found": self.first_found,
             "changed": self.changed,
             "newly_not_found": self.newly_not_found,
             "errors": self.errors,
@@ -543,7 +554,13 @@ class _Run:
         client.auth.token()  # bad credentials fail here, before anything is claimed
         governed = GovernedClient(client, self.governor)
         workers = [
-            threading.Thread(target=self._worker, args=(governed,), name=f"isrcdb-sync-{n}", daemon=True)
+            # Each worker in a copy of this context: its messages name settings as the caller knows them.
+            threading.Thread(
+                target=contextvars.copy_context().run,
+                args=(self._worker, governed),
+                name=f"isrcdb-sync-{n}",
+                daemon=True,
+            )
             for n in range(self.concurrency)
         ]
         for worker in workers:
@@ -613,11 +630,17 @@ class _Run:
             if self.stopping is not None and self.monotonic() - self.stopping > GRACE:
                 return  # requests still in flight are given up; their claims are released
             try:
-                done = self.results.get(timeout=0.1)
+                batch = [self.results.get(timeout=0.1)]
             except queue.Empty:
                 pass
             else:
-                self._handle(done)
+                most = MAX_BATCH if self.cache.db.group_commit else 1
+                while len(batch) < most:  # whatever else has arrived meanwhile is stored with it
+                    try:
+                        batch.append(self.results.get_nowait())
+                    except queue.Empty:
+                        break
+                self._handle_batch(batch)
             if self.monotonic() - renewed > self._renew_every() and self.outstanding:
                 store.renew_claims(self.cache.db, self.owner, list(self.outstanding), self._lease_end())
                 renewed = self.monotonic()
@@ -686,7 +709,21 @@ class _Run:
         self.pause_checked = now
         return self.cache.rate_limited_until()
 
-    def _handle(self, done: _Done) -> None:
+    def _handle_batch(self, batch: list[_Done]) -> None:
+        """Store the answers that have arrived in one transaction (one commit for many codes: group commit), then
+        let their workers go on. A worker takes its next code only once its answer is committed, so a kill still
+        loses at most ``concurrency`` searched answers."""
+        try:
+            with self.cache.db.transaction() if len(batch) > 1 else contextlib.nullcontext():
+                for done in batch:
+                    self._handle(done, notify=False)
+        finally:
+            for done in batch:
+                done.committed.set()
+        if self.on_progress is not None:
+            self.on_progress(self.summary)
+
+    def _handle(self, done: _Done, *, notify: bool = True) -> None:
         summary, code = self.summary, done.code
         try:
             before = self.outstanding.pop(code, "pending")
@@ -696,7 +733,7 @@ class _Run:
             if done.error is not None:
                 if not isinstance(done.error, SpotifyError):
                     raise done.error
-                self.cache.note_failure(code, done.error, self.state)
+                self.cache._note_failure(code, done.error, self.state)
                 # Storing the error dropped the claim: hold it again, so that this run does not retry the code
                 # (the next run does). The run's claims are all released at its end.
                 store.hold_claims(self.cache.db, self.owner, [code], self._lease_end())
@@ -706,19 +743,21 @@ class _Run:
                     summary.error_samples.append(f"{code}: {done.error}")
             else:
                 assert done.result is not None
-                outcome = self.cache.store_result(code, done.result.tracks, requests=done.result.requests)
+                outcome = self.cache._store_result(code, done.result.tracks, requests=done.result.requests)
                 if outcome.result.status == "found":
                     summary.found += 1
                 else:
                     summary.not_found += 1
                 # A first answer for a pending code is no change; a new canonical match or a not-found code found is.
                 summary.changed += int(outcome.changed and before != "pending")
+                summary.first_found += int(outcome.changed and before == "pending")
                 summary.newly_not_found += int(outcome.newly_not_found)
             summary.handled += 1
         finally:
-            done.committed.set()
+            if notify:
+                done.committed.set()
         summary.requests, summary.rate_limited = self.governor.requests, self.governor.rate_limited
-        if self.on_progress is not None:
+        if notify and self.on_progress is not None:
             self.on_progress(summary)
 
     def _finish(self, workers: list[threading.Thread], rule: DueRule) -> None:

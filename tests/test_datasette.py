@@ -123,7 +123,7 @@ def test_isrcdb_datasette_serves_the_cache_read_only(served: tuple[Server, str],
 
 def test_the_cache_shows_its_views_and_hides_every_table(server: Server) -> None:
     database = server.json("/isrcdb.json")
-    assert sorted(view["name"] for view in database["views"]) == ["lookups", "matches"]
+    assert sorted(view["name"] for view in database["views"]) == ["lookups", "matches", "track_json"]
     tables = {table["name"]: table["hidden"] for table in database["tables"]}
     assert {"alembic_version", "counters", "meta", "isrcs", "tracks", "albums", "isrc_matches"} <= set(tables)
     assert [name for name, hidden in tables.items() if not hidden] == []
@@ -135,7 +135,8 @@ def test_every_column_of_the_views_is_described(server: Server, view: Any) -> No
     columns = server.json(f"/isrcdb/{view.name}.json", _size="1")["columns"]
     assert described["description"] == view.plain()
     assert list(described["columns"]) == columns == [column.name for column in view.columns]
-    assert described["columns"]["spotify_url"] == "text: https://open.spotify.com/track/<id>"
+    if "spotify_url" in described["columns"]:
+        assert described["columns"]["spotify_url"] == "text: https://open.spotify.com/track/<id>"
 
 
 def test_the_saved_queries_are_canned_queries_with_their_parameters(server: Server) -> None:

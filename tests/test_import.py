@@ -45,7 +45,8 @@ def test_a_text_file_is_imported_as_pending_with_counts_and_invalid_line_numbers
         "column": None,
         "read": 5,
         "added": 2,
-        "already_known": 1,
+        "already_known": 0,
+        "duplicates": 1,
         "invalid": 2,
         "empty": 0,
         "invalid_lines": [
@@ -57,13 +58,16 @@ def test_a_text_file_is_imported_as_pending_with_counts_and_invalid_line_numbers
     assert stored(db_path) == [(ONE, "pending"), (FEW, "pending")]
 
 
-def test_the_text_summary_goes_to_stderr(cli: Cli, workdir: Path) -> None:
+def test_the_text_summary_goes_to_stderr(cli: Cli, workdir: Path, db_path: Any) -> None:
     result = cli("import", write(workdir / "codes.txt", f"{FEW}\nbad\n"))
     assert result.exit_code == 2
     assert result.stdout == ""
+    # A new SQLite file is announced; a PostgreSQL database is made by its administrator, not by isrcdb.
+    created = [f"Created a new database at {db_path}."] if isinstance(db_path, Path) else []
     assert result.stderr.splitlines() == [
         "Invalid: line 2: 'bad': it has 3 characters once hyphens and spaces are removed, not 12",
         f"Imported {workdir / 'codes.txt'}: 1 added, 0 already known, 1 invalid.",
+        *created,
     ]
 
 

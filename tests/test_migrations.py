@@ -71,7 +71,7 @@ def test_upgrade_from_empty_creates_every_table_and_view(location: Path | str) -
     with open_database(location) as database:
         assert database.revision() == migrate.HEAD
     assert objects(location, "table") == TABLES
-    assert objects(location, "view") == {"lookups", "matches"}
+    assert objects(location, "view") == {"lookups", "matches", "track_json"}
     if not is_postgresql(location):
         assert rows(location, "PRAGMA journal_mode") == [("wal",)]
         assert sorted(path.name for path in Path(location).parent.iterdir()) == ["new.sqlite3"]  # nothing stray

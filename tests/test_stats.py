@@ -160,7 +160,7 @@ def test_csv_has_a_row_per_statistic(cli: Cli, cache: Path) -> None:
 def test_the_table_shows_the_size_for_people(cli: Cli, cache: Path) -> None:
     result = cli("stats", "--format", "json")
     size = json.loads(result.stdout)["database_bytes"]
-    result = cli("stats")
+    result = cli("stats", "--format", "table")
     names = [line.split()[0] for line in result.stdout.splitlines() if line.split() and line.split()[0] in DESCRIPTIONS]
     assert (result.exit_code, result.stderr, names) == (0, "", list(DESCRIPTIONS))
     assert f"database_bytes {human_bytes(size)} ({size} bytes)" in " ".join(result.stdout.split())

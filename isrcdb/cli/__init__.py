@@ -12,12 +12,24 @@ is imported inside the command that needs it, so ``isrcdb lookup`` on a warm cac
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 from isrcdb.cli import common, database, datasette, lookup, sql, sync  # noqa: F401  (each registers its commands)
-from isrcdb.cli.common import DiagnosticHandler, OutputError, app, err, guard_stdout
+from isrcdb.cli.common import DiagnosticHandler, OutputError, app, err, exit_code_for, guard_stdout
 
-__all__ = ["app", "main"]
+__all__ = ["app", "hoist_verbosity", "main"]
+
+_VERBOSITY = re.compile(r"-v+|-q|--verbose|--quiet")
+
+
+def hoist_verbosity(args: list[str]) -> list[str]:
+    """``args`` with ``-v``, ``-vv``, ``-q`` (and their long forms) moved before the command, where the main
+    callback reads them: ``isrcdb sync -q`` and ``isrcdb -q sync`` mean the same. Nothing after ``--`` moves."""
+    end = args.index("--") if "--" in args else len(args)
+    flags = [arg for arg in args[:end] if _VERBOSITY.fullmatch(arg)]
+    rest = [arg for arg in args[:end] if not _VERBOSITY.fullmatch(arg)]
+    return [*flags, *rest, *args[end:]]
 
 
 def main() -> None:
@@ -34,11 +46,11 @@ def main() -> None:
     code: int | str | None = 0
     try:
         try:
-            app()
+            app(args=hoist_verbosity(sys.argv[1:]), prog_name="isrcdb")
         except SystemExit as exc:
             code = exc.code
         sys.stdout.flush()
     except OutputError as exc:
         err(f"Error: {exc}")
-        code = exc.exit_code
+        code = exit_code_for(exc)
     sys.exit(code)

@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from isrcdb.cli.common import DbOption, cli_errors, db_app, err, settings
-from isrcdb.errors import UsageError
+from isrcdb.errors import DatabaseError, UsageError
+
+
+def require_database(location: str | Path) -> None:
+    """Refuse a location where no cache exists (exit 4, naming it), for the commands that only make sense on an
+    existing one: a mistyped ``--db`` in a cron job must fail loudly, not create an empty cache and succeed."""
+    from isrcdb.database import display, is_postgresql_url, open_database
+
+    if is_postgresql_url(location):
+        open_database(location, create=False).close()
+    elif not Path(location).is_file():
+        raise DatabaseError(
+            f"there is no database at {display(location)}; check the path (--db or ISRCDB_DATABASE), or create "
+            "one with 'isrcdb import', 'isrcdb lookup' or 'isrcdb db upgrade'"
+        )
+
+
+def note_created(location: str | Path, existed: bool) -> None:
+    """Say on stderr that a command created the cache, so that a mistyped path is noticed."""
+    from isrcdb.database import display, is_postgresql_url
+
+    if not existed and not is_postgresql_url(location) and Path(location).is_file():
+        err(f"Created a new database at {display(location)}.")
+
+
+def database_exists(location: str | Path) -> bool:
+    """Whether an SQLite cache file exists at ``location`` (always true for a PostgreSQL URL)."""
+    from isrcdb.database import is_postgresql_url
+
+    return is_postgresql_url(location) or Path(location).is_file()
 
 
 @db_app.command("path")
@@ -50,8 +80,37 @@ def db_upgrade(db: DbOption = None) -> None:
     from isrcdb.database import display, open_database
 
     location = settings(db).database
+    existed = database_exists(location)
     open_database(location).close()
+    note_created(location, existed)
     typer.echo(f"{display(location)}: schema at {migrate.HEAD} (up to date)")
+
+
+@db_app.command("clear-pause")
+@cli_errors
+def db_clear_pause(db: DbOption = None) -> None:
+    """Forget the rate-limit pause stored for this Spotify app, so that syncs and lookups ask Spotify at once.
+
+    After a long 429 or an exceeded quota, isrcdb stores when Spotify may be asked again, and every run using the
+    same app (client id) keeps to it. Clear it when you know better, or when the credentials changed (a pause
+    belongs to the app that earned it, so other credentials are never held by it). Without credentials, every
+    app's pause is cleared. 'isrcdb stats' shows the pause.
+
+    Example: isrcdb db clear-pause --db catalogue.sqlite3
+    """
+    from isrcdb.cache import IsrcDB
+
+    config = settings(db)
+    require_database(config.database)
+    with IsrcDB(settings=config) as cache:
+        until = cache.rate_limited_until()
+        cleared = cache.clear_rate_limit()
+    if cleared and until is not None:
+        err(f"Cleared the rate-limit pause (it ran until {until:%Y-%m-%dT%H:%M:%SZ}); Spotify is asked again now.")
+    elif cleared:
+        err("Cleared a rate-limit pause that had already ended.")
+    else:
+        err("No rate-limit pause was stored for this Spotify app; nothing to clear.")
 
 
 @db_app.command("grant-reader")

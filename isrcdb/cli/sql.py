@@ -14,9 +14,20 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from isrcdb.cli.common import EXIT_USAGE, DbOption, FormatOption, app, cli_errors, err, hard_exit, settings
+from isrcdb.cli.common import (
+    EXIT_USAGE,
+    DbOption,
+    ExportFormatOption,
+    FormatOption,
+    app,
+    cli_errors,
+    err,
+    hard_exit,
+    parse_duration_option,
+    settings,
+)
 from isrcdb.errors import UsageError
-from isrcdb.output import ExportFormat, Format, write_rows
+from isrcdb.output import Format, default_format, plural, write_rows
 
 
 class PairOptionCommand(TyperCommand):
@@ -68,15 +79,16 @@ def query(
     ] = False,
     list_saved: Annotated[bool, typer.Option("--list", help="List the saved queries and their parameters.")] = False,
     timeout: Annotated[
-        float | None,
+        str | None,
         typer.Option(
             "--timeout",
-            min=0,
-            help="Stop the query after this many seconds inside SQLite (default 5); 0: no limit.",
+            metavar="DURATION",
+            help="Stop the query after this long inside the database, e.g. 10s or 2m; a bare number is seconds "
+            "(default 5); 0: no limit.",
             show_default=False,
         ),
     ] = None,
-    fmt: FormatOption = Format.table,
+    fmt: FormatOption = None,
     db: DbOption = None,
 ) -> None:
     """Run one read-only SQL statement against the cache (the views lookups and matches, or any table).
@@ -90,10 +102,12 @@ def query(
     from isrcdb import query as queries
 
     pairs = queries.parse_params(name_value_pairs(params))
-    limit = queries.DEFAULT_TIMEOUT if timeout is None else timeout
+    duration = parse_duration_option("--timeout", timeout)
+    limit = queries.DEFAULT_TIMEOUT if duration is None else duration.total_seconds()
+    fmt = fmt or default_format(sys.stdout)
     if list_saved or (saved and sql is None):
         rows = [saved_query.to_dict() for saved_query in queries.SAVED_QUERIES]
-        columns = ["name", "parameters", "description"] if fmt is Format.table else None
+        columns = ["name", "parameters", "description"] if fmt in (Format.table, Format.lines) else None
         write_rows(rows, fmt, sys.stdout, columns)
         return
     if sql is None:
@@ -133,9 +147,7 @@ def read_statement() -> str:
 @cli_errors
 def export(
     *,
-    fmt: Annotated[
-        ExportFormat, typer.Option("--format", "-F", help="Output format.", case_sensitive=False)
-    ] = ExportFormat.csv,
+    fmt: ExportFormatOption = Format.csv,
     output: Annotated[
         str | None,
         typer.Option(
@@ -161,23 +173,26 @@ def export(
     target = None if output in (None, "-") else Path(str(output))
     summary = run_export(settings(db).database, target, fmt, all_matches=all_matches)
     if summary.path is not None:
-        err(f"Exported {summary.rows} row{'s' if summary.rows != 1 else ''} to {summary.path}")
+        err(f"Exported {plural(summary.rows, 'row')} to {summary.path}")
 
 
 @app.command()
 @cli_errors
-def stats(*, fmt: FormatOption = Format.table, db: DbOption = None) -> None:
+def stats(*, fmt: FormatOption = None, db: DbOption = None) -> None:
     """Show what the cache holds and what it saved: codes by status, fresh and stale, requests, rate limits, size.
 
     Example: isrcdb stats --format json
     """
     import json
 
-    from isrcdb.stats import display_rows
+    from isrcdb.stats import display_rows, pause_message
     from isrcdb.stats import stats as collect
 
+    fmt = fmt or default_format(sys.stdout)
     resolved = settings(db)
     result = collect(resolved.database, app=resolved.app)
+    if (message := pause_message(result)) is not None:
+        err(f"Note: {message}")
     if fmt is Format.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
     elif fmt is Format.jsonl:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,13 +14,17 @@ from isrcdb.cli.common import (
     EXIT_SPOTIFY,
     EXIT_USAGE,
     DbOption,
+    ReportFormatOption,
     app,
     cli_errors,
     err,
     parse_duration_option,
     settings,
 )
+from isrcdb.cli.database import database_exists, note_created, require_database
+from isrcdb.cli.lookup import DelimiterOption, ProgressIntervalOption
 from isrcdb.errors import UsageError
+from isrcdb.output import Format, number, plural
 
 if TYPE_CHECKING:
     from isrcdb.importer import ImportReport
@@ -30,25 +33,10 @@ if TYPE_CHECKING:
 EXIT_TERMINATED = 143
 
 
-class ReportFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
-ReportFormatOption = Annotated[
-    ReportFormat,
-    typer.Option(
-        "--format", "-F", help="text: a summary on stderr; json: the summary as JSON on stdout.", case_sensitive=False
-    ),
-]
-
-
-def _n(value: int) -> str:
-    return f"{value:,}"
-
-
-def _plural(value: int, word: str, plural: str | None = None) -> str:
-    return f"{_n(value)} {word if value == 1 else (plural or word + 's')}"
+# The format names and the way numbers are written are the ones of every command (isrcdb.output).
+ReportFormat = Format
+_n = number
+_plural = plural
 
 
 # --- import -----------------------------------------------------------------------------------------------------
@@ -75,6 +63,7 @@ def import_codes(
             show_default=False,
         ),
     ] = None,
+    delimiter: DelimiterOption = None,
     fmt: ReportFormatOption = ReportFormat.text,
     db: DbOption = None,
 ) -> None:
@@ -90,18 +79,22 @@ def import_codes(
     Example: isrcdb import catalogue.csv --column ISRC
     """
     from isrcdb.cache import IsrcDB
-    from isrcdb.importer import import_file
+    from isrcdb.importer import delimiter_option, import_file
 
+    separator = delimiter_option(delimiter)
     if file is None:
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("give a FILE of ISRCs, or - to read standard input")
         file = "-"
-    with IsrcDB(settings=settings(db)) as cache:
-        report = import_file(cache.db, file, column=column, clock=cache.clock)
-    if fmt is ReportFormat.json:
+    config = settings(db)
+    existed = database_exists(config.database)
+    with IsrcDB(settings=config) as cache:
+        report = import_file(cache.db, file, column=column, delimiter=separator, clock=cache.clock)
+    if fmt in (Format.json, Format.jsonl):
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         _print_import(report)
+    note_created(config.database, existed)
     raise typer.Exit(EXIT_USAGE if report.invalid else EXIT_FOUND)
 
 
@@ -117,31 +110,16 @@ def _print_import(report: ImportReport) -> None:
     omitted = report.invalid - len(report.invalid_lines)
     if omitted:
         err(f"Invalid: {_plural(omitted, 'more line')} not listed (see --format json for the first ones)")
-    parts = [f"{_n(report.added)} added", f"{_n(report.already_known)} already known", f"{_n(report.invalid)} invalid"]
+    parts = [f"{_n(report.added)} added", f"{_n(report.already_known)} already known"]
+    if report.duplicates:
+        parts.append(f"{_n(report.duplicates)} duplicate{'' if report.duplicates == 1 else 's'} in the file")
+    parts.append(f"{_n(report.invalid)} invalid")
     if report.empty:
         parts.append(_plural(report.empty, "empty cell"))
     err(f"Imported {where}: {', '.join(parts)}.")
 
 
 # --- sync -------------------------------------------------------------------------------------------------------
-
-
-def _progress(enabled: bool) -> Any:
-    """A rich progress bar on stderr (done, remaining, rate, ETA), or ``None`` when stderr is not a terminal."""
-    if not enabled:
-        return None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("sync"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[left]} left, {task.fields[rate]}/s, ETA"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
 
 
 def _print_sync(summary: SyncSummary, *, dry_run: bool) -> None:
@@ -165,9 +143,9 @@ def _print_sync(summary: SyncSummary, *, dry_run: bool) -> None:
         rate = f" ({summary.resolved / summary.elapsed:.1f} codes/s)" if summary.elapsed > 0 else ""
         err(
             f"Synced {_plural(summary.resolved, 'code')} in {summary.elapsed:.1f} s{rate}: {_n(summary.found)} found, "
-            f"{_n(summary.not_found)} not found; {_n(summary.changed)} changed, {_n(summary.newly_not_found)} newly "
-            f"not found; {_plural(summary.errors, 'error')}. {_plural(summary.requests, 'request')}, "
-            f"{_n(summary.rate_limited)} answered 429."
+            f"{_n(summary.not_found)} not found; {_n(summary.first_found)} first found, {_n(summary.changed)} changed, "
+            f"{_n(summary.newly_not_found)} newly not found; {_plural(summary.errors, 'error')}. "
+            f"{_plural(summary.requests, 'request')}, {_n(summary.rate_limited)} answered 429."
         )
     for sample in summary.error_samples:
         err(f"Error: {sample}")
@@ -253,8 +231,16 @@ def sync_codes(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would be fetched, and how many requests, without fetching.")
     ] = False,
+    ignore_pause: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-pause",
+            help="Forget the stored rate-limit pause of this Spotify app first, and ask Spotify at once.",
+        ),
+    ] = False,
     fmt: ReportFormatOption = ReportFormat.text,
     db: DbOption = None,
+    progress_interval: ProgressIntervalOption = 60.0,
 ) -> None:
     """Resolve pending codes and refresh stale ones, as fast as Spotify's rate limit allows, resumably.
 
@@ -262,7 +248,9 @@ def sync_codes(
     Several requests run at once, under one shared pace that learns Spotify's limit from its 429 answers.
     Each result is committed as it arrives: an interrupted run keeps what it did, and the next one continues.
     Two syncs on one database share the work; lookups keep working meanwhile.
-    A progress bar shows on stderr when it is a terminal; a summary is printed at the end.
+    A progress bar shows on stderr when it is a terminal (elsewhere, a progress line once a minute); a summary
+    is printed at the end: what was found for the first time, and what changed (as 'query --saved changed').
+    A stored rate-limit pause is kept to; --ignore-pause (or 'isrcdb db clear-pause') forgets it.
 
     A Retry-After longer than --max-wait, or an exceeded quota, ends the run at once, keeping what was done.
     The time to come back is then printed and stored; a sync before that time does not call Spotify.
@@ -298,26 +286,20 @@ def sync_codes(
         rate_window=config.rate_window,
         dry_run=dry_run,
     )
-    progress = _progress(sys.stderr.isatty() and not dry_run)
+    from isrcdb.cli.progress import Feedback
+
+    feedback = Feedback("sync", terminal=sys.stderr.isatty(), interval=progress_interval, enabled=not dry_run)
     with IsrcDB(settings=config) as cache, stop_signals() as stop:
-        if progress is None:
-            summary = sync(cache, options, stop=stop.event)
-        else:
-            with progress:
-                task = progress.add_task("sync", total=None, left="?", rate="?")
+        require_database(cache.path)
+        if ignore_pause and not dry_run and cache.clear_rate_limit():
+            err("Note: the stored rate-limit pause was cleared (--ignore-pause); asking Spotify again now.")
 
-                def on_progress(state: SyncSummary) -> None:
-                    speed = progress.tasks[0].speed  # rich's estimate over the last seconds
-                    progress.update(
-                        task,
-                        total=state.due,
-                        completed=state.handled,
-                        left=f"{max(state.due - state.handled, 0):,}",
-                        rate=f"{speed:.1f}" if speed else "?",
-                    )
+        def on_progress(state: SyncSummary) -> None:
+            feedback.update(state.handled, state.due)
 
-                summary = sync(cache, options, stop=stop.event, on_progress=on_progress)
-    if fmt is ReportFormat.json:
+        with feedback:
+            summary = sync(cache, options, stop=stop.event, on_progress=on_progress)
+    if fmt in (Format.json, Format.jsonl):
         typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
     _print_sync(summary, dry_run=dry_run)
     raise typer.Exit(_exit_code(summary, stop.signal))

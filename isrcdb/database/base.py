@@ -115,16 +115,31 @@ class Database(ABC):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Database]:
-        """A write transaction on this thread's connection: committed on success, rolled back on any exception."""
+        """A write transaction on this thread's connection: committed on success, rolled back on any exception.
+
+        Inside another transaction of the same thread it joins that one (so that several writes, each written as a
+        transaction of its own, can be committed together): the outermost commits or rolls back the whole.
+        """
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = depth + 1
+            try:
+                yield self
+            finally:
+                self._local.depth = depth
+            return
         conn = self.connection()
         with self.guard():
             self._begin(conn)
+        self._local.depth = 1
         try:
             yield self
         except BaseException:
             with contextlib.suppress(Exception):
                 self._rollback(conn)
             raise
+        finally:
+            self._local.depth = 0
         with self.guard():
             self._commit(conn)
 
@@ -179,6 +194,13 @@ class Database(ABC):
     @abstractmethod
     def is_driver_error(self, exc: BaseException) -> bool: ...
 
+    def is_conflict(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the transaction lost a conflict with another writer and may simply be run again."""
+        return False
+
+    group_commit: ClassVar[bool] = True
+    """Whether a sync may store several answers in one transaction (see :mod:`isrcdb.sync`)."""
+
     @abstractmethod
     def describe(self, exc: BaseException) -> DatabaseError:
         """A :class:`DatabaseError` describing a driver error in words a person can act on."""
@@ -188,6 +210,10 @@ class Database(ABC):
     @abstractmethod
     def revision(self) -> str | None:
         """The schema revision the database is at (``None``: not an isrcdb database yet)."""
+
+    def insert_new(self, codes: Sequence[str], insert: str, params: dict[str, Any] | None = None) -> int:
+        """Bulk-insert ``codes`` through ``insert`` (where the database has a bulk path: PostgreSQL's COPY)."""
+        raise NotImplementedError
 
     shares_rate_budget: ClassVar[bool] = False
     """Whether processes pace their requests together through this database (:meth:`take_slot`)."""

@@ -158,6 +158,14 @@ class PostgresDatabase(Database):
     def is_driver_error(self, exc: BaseException) -> bool:
         return psycopg is not None and isinstance(exc, psycopg.Error)
 
+    def is_conflict(self, exc: BaseException) -> bool:
+        return psycopg is not None and isinstance(
+            exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure
+        )
+
+    # Writers on several machines store at once: a transaction per answer holds each row lock briefly.
+    group_commit = False
+
     def describe(self, exc: BaseException) -> DatabaseError:
         text = " ".join(str(exc).split()) or type(exc).__name__
         if psycopg is not None and isinstance(exc, psycopg.OperationalError):
@@ -211,18 +219,23 @@ class PostgresDatabase(Database):
         return take_slot(self, app, interval)
 
     def add_pending(self, codes: Sequence[str], now: str) -> int:
-        # COPY into a temporary table, then one INSERT: a chunk of codes costs two round trips, not one per code.
+        return self.insert_new(
+            codes,
+            "INSERT INTO isrcs (isrc, status, first_seen_at) SELECT DISTINCT isrc, 'pending', %(now)s FROM {}",
+            {"now": now},
+        )
+
+    def insert_new(self, codes: Sequence[str], insert: str, params: dict[str, Any] | None = None) -> int:
+        """Run ``insert`` (an ``INSERT ... SELECT ... FROM {}``, in psycopg's placeholders) over ``codes``, given
+        as a temporary table filled by COPY: a chunk of codes costs a few round trips, not one per code. Rows that
+        conflict are skipped; returns how many were inserted."""
         conn = self.connection()
         with self.transaction():
-            conn.execute("CREATE TEMPORARY TABLE IF NOT EXISTS isrcdb_import (isrc text) ON COMMIT DELETE ROWS")
-            with conn.cursor().copy("COPY isrcdb_import (isrc) FROM STDIN") as copy:
+            conn.execute("CREATE TEMPORARY TABLE IF NOT EXISTS isrcdb_codes (isrc text) ON COMMIT DELETE ROWS")
+            with conn.cursor().copy("COPY isrcdb_codes (isrc) FROM STDIN") as copy:
                 for code in codes:
                     copy.write_row((code,))
-            cursor = conn.execute(
-                "INSERT INTO isrcs (isrc, status, first_seen_at) SELECT DISTINCT isrc, 'pending', %(now)s "
-                "FROM isrcdb_import ON CONFLICT DO NOTHING",
-                {"now": now},
-            )
+            cursor = conn.execute(insert.format("isrcdb_codes") + " ON CONFLICT DO NOTHING", params or {})
             return max(int(cursor.rowcount), 0)
 
     # --- claims ----------------------------------------------------------------------------------------------
@@ -365,6 +378,8 @@ def run_readonly_query(
         cursor = conn.cursor(name=QUERY_CURSOR)
         cursor.execute(to_pyformat(statement), params or None)
         columns = [column.name for column in cursor.description or ()]
+        # The server runs the statement on the first FETCH: fetched here, its errors come before any output.
+        first = cursor.fetchmany(FETCH)
     except driver.Error as exc:
         with contextlib.suppress(driver.Error):
             conn.execute("ROLLBACK")
@@ -375,16 +390,15 @@ def run_readonly_query(
         raise QueryError(f"query parameters: {exc} (give named parameters with -p NAME VALUE)") from None
 
     def rows() -> Iterator[tuple[Any, ...]]:
+        batch = first
         try:
-            while True:
+            while batch:
+                for row in batch:
+                    yield tuple(_plain(value) for value in row)
                 try:
                     batch = cursor.fetchmany(FETCH)
                 except driver.Error as exc:
                     raise translate(exc) from None
-                if not batch:
-                    return
-                for row in batch:
-                    yield tuple(_plain(value) for value in row)
         finally:
             with contextlib.suppress(driver.Error):
                 cursor.close()
@@ -401,7 +415,10 @@ def take_slot(database: PostgresDatabase, app: str, interval: float) -> float:
     """Take the next request slot of ``app``'s budget: 0 when taken, else the seconds to wait before asking again.
 
     The slots of every process using the app are spaced ``interval`` seconds apart on the server's clock (a cell
-    rate algorithm with no burst, so that no rolling window of the limit's length ever holds more than the limit).
+    rate algorithm with no burst, so that no rolling window of the limit's length holds more than the limit). A slot
+    taken late starts the next interval from when it was taken: lateness is never made up by a burst, which a
+    rolling window would count against the limit (at a few milliseconds between slots, that costs a few percent of
+    the pace).
     A pause in force (a long ``Retry-After``, an exceeded quota) refuses every slot until it ends.
     """
     with database.guard():

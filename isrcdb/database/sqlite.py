@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from isrcdb import migrate
 from isrcdb.clock import to_text
 from isrcdb.database.base import Database
-from isrcdb.errors import DatabaseError
+from isrcdb.errors import DatabaseError, named
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -33,12 +33,14 @@ BUSY_TIMEOUT_MS = 60_000
 
 def _describe(exc: BaseException, database: Path) -> str:
     text = str(exc)
+    choose = named("choose database")
     if "file is not a database" in text or "malformed" in text:
-        return (
-            f"{database} is not an isrcdb database (or is corrupt): {text}. Move it aside or choose another with --db."
-        )
+        return f"{database} is not an isrcdb database (or is corrupt): {text}. Move it aside or {choose}."
     if "readonly" in text or "unable to open" in text:
-        return f"cannot write the database {database}: {text}. Check the directory's permissions or choose --db."
+        if database.is_file() and not os.access(database, os.W_OK):
+            # The file itself is the problem (mode 0444, a read-only mount), not the directory around it.
+            return f"cannot write the database file {database}: the file is read-only ({text}). Make it writable."
+        return f"cannot write the database {database}: {text}. Check the directory's permissions or {choose}."
     if "locked" in text or "busy" in text:
         return f"the database {database} stayed locked by another isrcdb for {BUSY_TIMEOUT_MS // 1000} s: {text}"
     return f"database error in {database}: {text}"
@@ -78,7 +80,7 @@ def connect(database: Path, *, create: bool = True) -> sqlite3.Connection:
                 conn = _open(database)
             else:
                 _upgrade(database)
-        elif conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        elif conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal" and not on_readonly_mount(database):
             conn.execute("PRAGMA journal_mode=WAL")
     except sqlite3.Error as exc:
         raise database_error(exc, database) from None
@@ -87,13 +89,31 @@ def connect(database: Path, *, create: bool = True) -> sqlite3.Connection:
     return conn
 
 
+def on_readonly_mount(database: Path) -> bool:
+    """Whether ``database`` is an existing file on a file system mounted read-only (nothing can change it)."""
+    try:
+        return database.is_file() and bool(os.statvfs(database).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def _open(database: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(
-        sqlite_filename(database),
-        isolation_level=None,
-        check_same_thread=False,
-        timeout=BUSY_TIMEOUT_MS / 1000,
-    )
+    if on_readonly_mount(database):
+        # A WAL database needs its -shm file, which cannot be made on a read-only mount; nothing can write there
+        # either, so the file is read as immutable: answers from the cache work, a write fails naming the file.
+        conn = sqlite3.connect(
+            f"{database.resolve().as_uri()}?mode=ro&immutable=1",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    else:
+        conn = sqlite3.connect(
+            sqlite_filename(database),
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
     _configure(conn)
     return conn
 
@@ -119,7 +139,7 @@ def _refuse_foreign(conn: sqlite3.Connection, database: Path) -> None:
         listed = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
         raise DatabaseError(
             f"{database} is not an isrcdb database: it has tables ({listed}) but no isrcdb schema revision. "
-            "Move it aside or choose another with --db."
+            f"Move it aside or {named('choose database')}."
         )
 
 
@@ -132,7 +152,7 @@ def _upgrade(database: Path) -> None:
             raise
         detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise DatabaseError(
-            f"cannot upgrade the database {database}: {detail}. Move it aside or choose another with --db."
+            f"cannot upgrade the database {database}: {detail}. Move it aside or {named('choose database')}."
         ) from None
 
 
@@ -182,8 +202,9 @@ def connect_readonly(database: Path) -> sqlite3.Connection:
     if not database.is_file():
         raise DatabaseError(f"there is no database at {database}")
     try:
+        immutable = "&immutable=1" if on_readonly_mount(database) else ""  # see _open
         conn = sqlite3.connect(
-            f"{database.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            f"{database.resolve().as_uri()}?mode=ro{immutable}", uri=True, isolation_level=None, check_same_thread=False
         )
         _configure(conn)
         conn.execute("PRAGMA query_only=ON")

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from isrcdb.errors import AuthError, MissingCredentials, SpotifyError
+from isrcdb.errors import AuthError, MissingCredentials, SpotifyError, named
 from isrcdb.settings import app_key
 from isrcdb.spotify.transport import Transport, error_message
 
@@ -142,8 +142,8 @@ class TokenProvider:
     def _fetch(self) -> str:
         if not (self._client_id and self._client_secret):
             raise MissingCredentials(
-                "no Spotify credentials: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET in the environment or in a "
-                ".env file in the working directory (or use --offline to answer from the cache only)"
+                f"no Spotify credentials: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET {named('credentials')} "
+                f"(or use {named('offline')} to answer from the cache only)"
             )
         for name, value in (("SPOTIFY_CLIENT_ID", self._client_id), ("SPOTIFY_CLIENT_SECRET", self._client_secret)):
             if not _PRINTABLE.fullmatch(value):

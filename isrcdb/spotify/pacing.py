@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from isrcdb.errors import named
+
 MIN_PAUSE = 1.0
 """The shortest pause after a 429, even when ``Retry-After`` says 0: asking again at once lengthens the penalty."""
 MAX_IN_A_ROW = 8
@@ -57,7 +59,7 @@ class Verdict:
         if self.action == "quota":
             return "Spotify's quota is exceeded"
         if self.action == "long":
-            beyond = "" if max_wait is None else f", more than the --max-wait of {max_wait:g} s"
+            beyond = "" if max_wait is None else f", more than {named('max_wait')} of {max_wait:g} s"
             return f"Spotify's rate limit asks to wait {self.retry_after:g} s{beyond}"
         if self.action == "storm":
             return (

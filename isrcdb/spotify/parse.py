@@ -90,6 +90,19 @@ def _raw_json(obj: Any) -> str:
     return text if _storable(text) is text else json.dumps(obj, separators=(",", ":"))
 
 
+def split_album(raw_json: str) -> tuple[str, str | None]:
+    """A track's JSON as ``(the track without its album, the album)``, so that an album's object, the same in
+    every track of it, is stored once (``None``: no album object with an id to store it under)."""
+    try:
+        obj = json.loads(raw_json)
+    except ValueError:
+        return raw_json, None
+    album = obj.pop("album", None) if isinstance(obj, dict) else None
+    if not isinstance(album, dict) or not isinstance(album.get("id"), str):
+        return raw_json, None
+    return _raw_json(obj), _raw_json(album)
+
+
 def _bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 

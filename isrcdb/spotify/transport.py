@@ -14,11 +14,18 @@ and its page would be taken for Spotify's). Each of these is a :class:`~isrcdb.e
 that code, never an answer that gets stored.
 
 Nothing here logs headers: the ``Authorization`` header holds a secret.
+
+Proxies and certificates are taken from the environment as curl and requests take them: ``HTTPS_PROXY`` and
+``HTTP_PROXY`` (or ``ALL_PROXY``), except for the hosts in ``NO_PROXY``, and the CA bundle named by
+``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE``. requests' own reading of the environment stays off
+(``trust_env=False``), because it would also read ``~/.netrc`` and put a password found there on requests to
+Spotify: the variables above are read here instead, for each request, and nothing else is.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import json
@@ -34,14 +41,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies, select_proxy
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from isrcdb import __version__
-from isrcdb.errors import BadResponse, RateLimited, SpotifyError, TransientError
+from isrcdb.errors import BadResponse, ConfigError, RateLimited, SpotifyError, TransientError
 
 log = logging.getLogger("isrcdb.spotify")
 
@@ -59,6 +68,50 @@ as headroom, and anything larger is not an answer from Spotify."""
 READ_CHUNK = 16 * 1024
 ACCEPT_ENCODING = "gzip, deflate"
 """The only encodings asked for, so the only ones decoded (here, with the size limit applied as they expand)."""
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+"""The variables naming a file of trusted certificates, the first one set winning (as in requests, then OpenSSL)."""
+
+
+PROXY_VARIABLES = tuple(
+    case(name) for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy") for case in (str.lower, str.upper)
+)
+
+
+def environment_proxies(url: str) -> dict[str, str]:
+    """The proxies the environment asks for on a request to ``url`` (none when ``NO_PROXY`` names its host).
+
+    Only the proxy variables are read: never ``~/.netrc``, which requests would read along with them.
+    """
+    parts = urlsplit(url)
+    # Worked out once per host and value of the variables: requests' own reading costs a tenth of a millisecond,
+    # which every request would pay, between taking its turn from the rate budget and being sent.
+    return dict(_proxies_for(f"{parts.scheme}://{parts.netloc}/", tuple(map(os.environ.get, PROXY_VARIABLES))))
+
+
+@functools.lru_cache(maxsize=64)
+def _proxies_for(origin: str, variables: tuple[str | None, ...]) -> tuple[tuple[str, str], ...]:
+    """The proxies for ``origin``; ``variables`` (the proxy variables' values) only keys the cache."""
+    return tuple(sorted(get_environ_proxies(origin).items()))
+
+
+def environment_ca_bundle(environ: Mapping[str, str] | None = None) -> str | bool:
+    """The CA bundle the environment names (``REQUESTS_CA_BUNDLE``, then ``SSL_CERT_FILE``), or ``True``: the
+    default bundle."""
+    env = os.environ if environ is None else environ
+    for name in CA_BUNDLE_VARIABLES:
+        value = env.get(name, "").strip()
+        if value:
+            if not os.path.exists(value):  # requests would raise a bare OSError deep inside the request
+                raise ConfigError(f"{name} names {value}, which does not exist: name a file of CA certificates")
+            return value
+    return True
+
+
+def _without_credentials(proxy: str) -> str:
+    """A proxy URL as it may be shown: ``scheme://host:port``, without a user or password."""
+    parts = urllib3.util.parse_url(proxy if "://" in proxy else f"http://{proxy}")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.host}{port}"
 
 
 def should_retry(status: int | None, attempt: int, max_attempts: int = DEFAULT_ATTEMPTS) -> bool:
@@ -310,11 +363,18 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
 
 
 class _WatchedAdapter(HTTPAdapter):
-    """requests' adapter, with connections that tell the watchdog which socket an attempt uses."""
+    """requests' adapter, with connections that tell the watchdog which socket an attempt uses (direct, or through
+    an HTTP proxy)."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # a SOCKS manager has connection classes of its own
+            manager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+        return manager
 
 
 class _DeadlinePassed(Exception):
@@ -343,13 +403,16 @@ class Transport:
         self.sleep = sleep
         self.jitter = jitter
         self.session = requests.Session()
-        self.session.trust_env = False  # no proxies or .netrc credentials picked up from the environment
+        # requests' reading of the environment would add ~/.netrc credentials; proxies and the CA bundle are read
+        # by _attempt instead (see the module docstring).
+        self.session.trust_env = False
         adapter = _WatchedAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = f"isrcdb/{__version__}"
         self.session.headers["Accept-Encoding"] = ACCEPT_ENCODING
         self.requests_made = 0
+        self._count_lock = threading.Lock()  # the session is shared by threads; the count must not lose any
 
     def close(self) -> None:
         self.session.close()
@@ -378,6 +441,10 @@ class Transport:
                 raise BadResponse(
                     f"Spotify's answer did not come whole within the {self.deadline:g} s deadline ({url})"
                 ) from None
+            except requests.exceptions.ProxyError as exc:
+                proxy = select_proxy(url, environment_proxies(url)) or "?"
+                shown = _without_credentials(proxy)
+                failure = f"cannot reach Spotify at {url} through the proxy {shown}: {_reason(exc)}"
             except requests.ConnectTimeout:
                 failure = f"cannot connect to Spotify at {url} within {self.timeout[0]:g} s"
             except requests.Timeout:
@@ -428,13 +495,16 @@ class Transport:
         raw: requests.Response | None = None
         try:
             started = time.monotonic()
-            self.requests_made += 1
+            with self._count_lock:
+                self.requests_made += 1
             raw = self.session.request(
                 method,
                 url,
                 timeout=attempt_timeouts(*self.timeout, self.deadline),
                 stream=True,
                 allow_redirects=False,
+                proxies=environment_proxies(url),
+                verify=environment_ca_bundle(),
                 **kwargs,
             )
             self._read_body(raw, url, watch)

@@ -31,3 +31,9 @@ def statuses(db_path: Path) -> dict[str, str]:
     if not db_path.exists():
         return {}
     return dict(table(db_path, "SELECT isrc, status FROM isrcs"))  # type: ignore[arg-type]
+
+
+def without_created_note(stderr: str) -> str:
+    """``stderr`` without the line saying a command created the cache (each test's cache starts absent)."""
+    lines = stderr.splitlines(keepends=True)
+    return "".join(line for line in lines if not line.startswith("Created a new database at "))

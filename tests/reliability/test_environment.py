@@ -20,7 +20,7 @@ from isrcdb.settings import Settings
 from isrcdb.testing.spotify import SpotifyReplica
 from tests.conftest import Cli, run_isrcdb
 from tests.reliability.crashkit import synthetic_codes
-from tests.reliability.helpers import FEW, SEED, assert_sound, statuses
+from tests.reliability.helpers import FEW, SEED, assert_sound, statuses, without_created_note
 
 # Every command that opens the database, with what it needs to run.
 COMMANDS: dict[str, list[str]] = {
@@ -155,6 +155,8 @@ def test_a_place_where_no_database_can_be_written_is_refused_clearly(
     (workdir / "codes.txt").write_text(FEW + "\n")
     result = cli(*COMMANDS[command], "--db", where)
     assert (result.exit_code, result.stdout) == (4, "")
+    if command == "sync" and where != "/proc/version":  # sync needs an existing cache: it names the path
+        message = f"there is no database at {where}"
     assert result.stderr.startswith("Error: ") and message in result.stderr, result.stderr
     assert (workdir / "a-file.txt").read_text() == "not a directory\n"
 
@@ -166,7 +168,9 @@ def test_a_token_cache_that_cannot_be_written_costs_a_warning_and_nothing_else(
     monkeypatch.setenv("ISRCDB_CACHE_DIR", str(workdir / "a-file.txt" / "cache"))
     result = run_isrcdb("lookup", FEW, "--format", "json")  # a real process: the warning goes through logging
     assert result.returncode == 0
-    assert result.stderr == f"cannot cache the access token in {workdir}/a-file.txt/cache: Not a directory\n"
+    assert without_created_note(result.stderr) == (
+        f"cannot cache the access token in {workdir}/a-file.txt/cache: Not a directory\n"
+    )
 
 
 # --- credentials --------------------------------------------------------------------------------------------------
@@ -333,7 +337,8 @@ def test_a_ttl_option_beyond_a_hundred_years_is_a_usage_error(
 ) -> None:
     result = cli("lookup", FEW, "--ttl", ttl, "--format", "json")
     assert result.exit_code == code
-    assert stderr in result.stderr and "is too long" in result.stderr if code else result.stderr == ""
+    quiet = without_created_note(result.stderr) == ""
+    assert stderr in result.stderr and "is too long" in result.stderr if code else quiet
     assert statuses(db_path) == ({FEW: "found"} if code == 0 else {})
 
 

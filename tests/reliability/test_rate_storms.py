@@ -75,8 +75,15 @@ def test_a_stop_is_told_in_words() -> None:
         "Spotify's rate limit went on after 2 answers 429 in a row (1 s waited)"
     )
     assert Verdict("long", 61.0, Storm(1), 61.0).reason(60) == (
-        "Spotify's rate limit asks to wait 61 s, more than the --max-wait of 60 s"
+        "Spotify's rate limit asks to wait 61 s, more than the max_wait of 60 s"
     )
+    from isrcdb.cli.common import CLI_WORDING
+    from isrcdb.errors import wording
+
+    with wording(CLI_WORDING):  # as the command line says it
+        assert Verdict("long", 61.0, Storm(1), 61.0).reason(60) == (
+            "Spotify's rate limit asks to wait 61 s, more than the --max-wait of 60 s"
+        )
     assert Verdict("quota", 1.0, Storm(1)).reason() == "Spotify's quota is exceeded"
 
 

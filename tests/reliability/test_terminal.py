@@ -52,13 +52,15 @@ def hostile_cache(cli: Cli, spotify: SpotifyReplica, db_path: Path) -> Path:
         conn.execute("UPDATE tracks SET name = ?", (HOSTILE,))
         conn.execute("UPDATE albums SET name = ?", ("[/bold]",))
         conn.execute("UPDATE artists SET name = ?", ("[bold red]MC Lyte[/] :fire:",))
+        # The views show the names kept on each track.
+        conn.execute("UPDATE tracks SET artist_names = json_array(?)", ("[bold red]MC Lyte[/] :fire:",))
     return db_path
 
 
 def test_markup_and_control_sequences_in_names_are_shown_literally_and_escaped_in_the_table(
     cli: Cli, hostile_cache: Path
 ) -> None:
-    result = cli("lookup", FEW, "--offline")
+    result = cli("lookup", FEW, "--offline", "--format", "table")
     assert (result.exit_code, result.stderr) == (0, "")
     assert SHOWN in result.stdout
     assert "[/bold]" in result.stdout and "[bold red]MC Lyte[/] :fire:" in result.stdout

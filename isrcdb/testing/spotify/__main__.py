@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -128,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for fault in faults:
             replica.add_fault(fault)
-        _announce(replica, sys.stderr if command is not None else sys.stdout)
+        _announce(replica, sys.stderr if command is not None else sys.stdout, serving=command is None)
         return _serve() if command is None else _run(command, replica)
     finally:
         replica.stop()
@@ -159,14 +160,22 @@ def _replica(args: argparse.Namespace) -> SpotifyReplica:
     )
 
 
-def _announce(replica: SpotifyReplica, stream: TextIO) -> None:
+def _announce(replica: SpotifyReplica, stream: TextIO, *, serving: bool) -> None:
+    """The ready line; when serving, also the ``export`` lines that point isrcdb at it, to paste into another
+    shell. Running one command needs neither the lines nor Ctrl-C: the replica stops when the command ends."""
     print(f"Spotify replica ready: token URL {replica.token_url}, API URL {replica.api_url}", file=stream, flush=True)
+    stop = "; stop with Ctrl-C" if serving else ""
     print(
         f"({replica.profile.name} profile, {len(replica.catalogue)} catalogue tracks; control at"
-        f" {replica.root_url}/_replica/stats; stop with Ctrl-C)",
+        f" {replica.root_url}/_replica/stats{stop})",
         file=sys.stderr,
         flush=True,
     )
+    if serving:
+        print("# Point isrcdb at it: paste these lines into another shell", file=stream)
+        for name, value in replica.env().items():
+            print(f"export {name}={shlex.quote(value)}", file=stream)
+        stream.flush()
 
 
 def _serve() -> int:
