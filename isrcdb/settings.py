@@ -151,26 +151,52 @@ class Settings:
         """The directory of the token cache file (the user cache directory unless ``cache_dir`` is set)."""
         return self.cache_dir if self.cache_dir is not None else default_cache_dir()
 
-    def with_options(self, **options: Any) -> Settings:
-        """A copy with the options that were given (``None`` means not given)."""
-        given = {key: value for key, value in options.items() if value is not None}
-        if "database" in given:
-            given["database"] = database_path(given["database"])
+    def with_options(
+        self,
+        *,
+        database: str | os.PathLike[str] | None = None,
+        query_database: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        ttl: timedelta | None = None,
+        not_found_ttl: timedelta | None = None,
+        api_url: str | None = None,
+        token_url: str | None = None,
+        market: str | None = None,
+        max_wait: float | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        request_deadline: float | None = None,
+        concurrency: int | None = None,
+        rate_limit: int | None = None,
+        rate_window: float | None = None,
+        claim_lease: timedelta | None = None,
+        cache_dir: Path | None = None,
+    ) -> Settings:
+        """A copy with the settings that were given (``None`` means not given); ``database`` may be a path or a
+        URL, as ``ISRCDB_DATABASE``."""
+        given = _given(locals())
         return replace(self, **given)
 
     @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None, *, cwd: Path | None = None, **options: Any) -> Settings:
-        """Read the environment (``os.environ`` by default) and ``.env`` in the working directory; ``options``
-        (command-line values, ``None`` meaning not given) win over both."""
+    def load(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        cwd: Path | None = None,
+        overrides: Mapping[str, object] | None = None,
+    ) -> Settings:
+        """Read the environment (``os.environ`` by default) and ``.env`` in the working directory, as the command
+        line does; ``overrides`` (values of :meth:`with_options`' names, ``None`` meaning not given) win over both."""
         env = dict(os.environ if environ is None else environ)
         dotenv_file = (cwd or Path.cwd()) / ".env"
         if dotenv_file.is_file():
             env = {**read_dotenv(dotenv_file), **env}
-        return cls.from_mapping(env, **options)
+        return cls.from_mapping(env, overrides=overrides)
 
     @classmethod
-    def from_mapping(cls, env: Mapping[str, str], **options: Any) -> Settings:
-        """Settings from a mapping of variable names to values (unknown names are ignored), then ``options``.
+    def from_mapping(cls, env: Mapping[str, str], *, overrides: Mapping[str, object] | None = None) -> Settings:
+        """Settings from a mapping of variable names to values (unknown names are ignored), then ``overrides``.
 
         Defaults that cost something to compute (the platform's data directory) are computed only when needed.
         """
@@ -218,10 +244,26 @@ class Settings:
             values["claim_lease"] = timedelta(seconds=_seconds("ISRCDB_CLAIM_LEASE", lease))
         if (cache := get("ISRCDB_CACHE_DIR")) is not None:
             values["cache_dir"] = Path(cache).expanduser()
-        given = {key: value for key, value in options.items() if value is not None}
-        if "database" in given:
-            given["database"] = database_path(given["database"])
-        return cls(**{**values, **given})
+        return cls(**{**values, **_given(overrides or {})})
+
+
+_FIELDS = frozenset(
+    (
+        "database query_database client_id client_secret ttl not_found_ttl api_url token_url market max_wait "
+        "connect_timeout read_timeout request_deadline concurrency rate_limit rate_window claim_lease cache_dir"
+    ).split()
+)
+
+
+def _given(values: Mapping[str, object]) -> dict[str, Any]:
+    """The settings among ``values`` that were given (not ``None``), the database made a path or URL."""
+    unknown = sorted(set(values) - _FIELDS - {"self"})
+    if unknown:
+        raise ConfigError(f"there is no setting {unknown[0]!r}")
+    given: dict[str, Any] = {key: value for key, value in values.items() if value is not None and key != "self"}
+    if "database" in given:
+        given["database"] = database_path(given["database"])
+    return given
 
 
 def check_market(value: str) -> str:

@@ -101,7 +101,8 @@ class RateGovernor:
     - before it knows the limit, sends at most ``initial_rate`` requests per second, growing by :data:`GROWTH`
       with each answer that is not a 429 (a slow start, per answer like TCP's, so it takes as few requests at any
       latency; the concurrency soon becomes the real bound);
-    - with a configured ``ceiling``, never sends more than that many in any ``window``, spread evenly;
+    - with a configured ``ceiling``, never sends more than that many in any ``window``: the first window (known to
+      be empty) at once, as fast as the workers go, then as requests leave the rolling window;
     - on a 429, pauses every worker for as long as :func:`~isrcdb.spotify.pacing.after_429` says (at least
       ``Retry-After`` and a second, doubling with each 429 in a row), and learns the limit: the requests it sent
       in the ``window`` before the refused one. It then paces at :data:`MARGIN` of that, spread evenly (a
@@ -210,7 +211,9 @@ class RateGovernor:
                 self._learned += max(1, self._learned // 100)
                 self._clean_since = now
                 limit = self.limit or limit
-            spacing = self.window / limit
+            # A configured ceiling on a window known to be empty allows the whole window at once (the rolling window
+            # below keeps any span of ``window`` to the ceiling); a limit learnt from a 429 is paced evenly.
+            spacing = 0.0 if self.ceiling is not None and self._learned is None else self.window / limit
         slot = max(now, self._next, self.pause_until)
         self._forget_before(now - 2 * self.window)
         if limit is not None:

@@ -92,3 +92,14 @@ def test_bad_values_are_refused_naming_the_variable(workdir: Path, env: dict[str
 )
 def test_database_may_be_a_path_or_an_sqlite_url(value: str, path: str) -> None:
     assert database_path(value) == Path(path)
+
+
+def test_settings_are_changed_by_named_typed_options_only() -> None:
+    base = Settings.from_mapping({"ISRCDB_DATABASE": "base.sqlite3"})
+    changed = base.with_options(database="other.sqlite3", concurrency=3, ttl=timedelta(days=1))
+    assert (changed.database, changed.concurrency, changed.ttl) == (Path("other.sqlite3"), 3, timedelta(days=1))
+    assert base.with_options(concurrency=None) == base  # None means not given
+    with pytest.raises(TypeError):
+        base.with_options(concurency=3)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="there is no setting 'concurency'"):
+        Settings.from_mapping({}, overrides={"concurency": 3})

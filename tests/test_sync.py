@@ -55,10 +55,14 @@ def test_before_any_429_the_pace_starts_at_the_initial_rate_and_grows_with_each_
     assert gov.requests == 5
 
 
-def test_a_ceiling_spreads_requests_evenly_over_the_window() -> None:
+def test_a_ceiling_allows_a_whole_empty_window_at_once_then_keeps_every_window_to_it() -> None:
     fake = FakeTime()
     gov = governor(fake, window=30, ceiling=10)
-    assert [gov.acquire() for _ in range(12)] == pytest.approx([3.0 * n for n in range(12)])
+    sent = [gov.acquire() for _ in range(25)]
+    assert sent[:10] == [0.0] * 10  # the window is known to be empty: the whole ceiling at once
+    assert sent[10:20] == pytest.approx([30 * 1.01] * 10)  # then as the first ones leave the rolling window
+    assert sent[20:] == pytest.approx([60 * 1.01] * 5)
+    assert all(sum(1 for t in sent if start < t <= start + 30) <= 10 for start in sent)
 
 
 def send(gov: RateGovernor, count: int) -> list[float]:

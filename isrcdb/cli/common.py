@@ -340,7 +340,7 @@ def settings(db: str | None = None, **options: Any) -> Any:
     """The resolved settings with command-line overrides."""
     from isrcdb.settings import Settings
 
-    return Settings.load(database=db, **options)
+    return Settings.load(overrides={"database": db, **options})
 
 
 def parse_duration_option(option: str, value: str | None) -> timedelta | None:
