@@ -78,6 +78,8 @@ MARGIN = 0.95
 """Once a 429 reveals the limit, pace at this fraction of it."""
 WINDOW_SLACK = 0.01
 """The fraction of a window a request waits beyond the window's end, when the window is full."""
+MIN_WINDOW_SLACK = 0.1
+"""...and at least this many seconds: a request reaches Spotify a little after it leaves a busy worker."""
 MAX_BATCH = 64
 """The most answers stored in one transaction (group commit)."""
 PAUSE_POLL = 1.0
@@ -221,7 +223,10 @@ class RateGovernor:
             if in_window >= limit:
                 # A little past the window's end: a request is booked before it is sent, and the one that left the
                 # window must really have left it on Spotify's clock too.
-                slot = max(slot, self._sent[len(self._sent) - limit] + self.window * (1 + WINDOW_SLACK))
+                slack = self.window * WINDOW_SLACK
+                if self.ceiling is not None:  # whole windows sent at once: the last of a burst leaves a worker late
+                    slack = max(slack, MIN_WINDOW_SLACK)
+                slot = max(slot, self._sent[len(self._sent) - limit] + self.window + slack)
         self._next = slot + spacing
         bisect.insort(self._sent, slot, self._first)
         return slot
@@ -255,6 +260,12 @@ class RateGovernor:
                 raise GovernorStopped
             with self._lock:
                 self.requests += 1
+                now = self._clock()
+                if now > slot:
+                    # Sent later than booked (a worker was busy): the window must count it from when it goes out.
+                    self._unreserve(slot)
+                    bisect.insort(self._sent, now, self._first)
+                    slot = now
                 return slot
 
     def _take_shared(self) -> bool:
