@@ -527,7 +527,9 @@ def note_seen(db: Database, codes: Sequence[str]) -> int:
     """Remember ``codes`` as read by this import, in a temporary table of this connection (on disk, not in
     Python's memory, however large the file); returns how many had not been read before (once each)."""
     with db.transaction():
-        db.execute("CREATE TEMPORARY TABLE IF NOT EXISTS isrcdb_import_seen (isrc text PRIMARY KEY)")
+        # WITHOUT ROWID on SQLite: one B-tree, not a table and its index (half the work per code).
+        without_rowid = " WITHOUT ROWID" if db.dialect == "sqlite" else ""
+        db.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS isrcdb_import_seen (isrc text PRIMARY KEY){without_rowid}")
         if db.dialect == "postgresql":  # in bulk (COPY): one INSERT per code is a round trip each
             return db.insert_new(codes, "INSERT INTO isrcdb_import_seen (isrc) SELECT DISTINCT isrc FROM {}")
         return db.executemany(
