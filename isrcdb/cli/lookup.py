@@ -52,6 +52,16 @@ ProgressIntervalOption = Annotated[
     ),
 ]
 
+ColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--column",
+        "-c",
+        help="The CSV column holding the ISRCs (default: the one whose header looks like an ISRC column).",
+        show_default=False,
+    ),
+]
+
 DelimiterOption = Annotated[
     str | None,
     typer.Option(
@@ -172,15 +182,7 @@ def lookup(
             show_default=False,
         ),
     ] = None,
-    column: Annotated[
-        str | None,
-        typer.Option(
-            "--column",
-            "-c",
-            help="With --file: the CSV column holding the ISRCs (default: the one whose header looks like one).",
-            show_default=False,
-        ),
-    ] = None,
+    column: ColumnOption = None,
     delimiter: DelimiterOption = None,
     fmt: FormatOption = None,
     all_matches: Annotated[bool, typer.Option("--all-matches", help="List every release of each code.")] = False,

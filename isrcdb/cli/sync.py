@@ -22,7 +22,7 @@ from isrcdb.cli.common import (
     settings,
 )
 from isrcdb.cli.database import database_exists, note_created, require_database
-from isrcdb.cli.lookup import DelimiterOption, ProgressIntervalOption
+from isrcdb.cli.lookup import ColumnOption, DelimiterOption, ProgressIntervalOption
 from isrcdb.errors import UsageError
 from isrcdb.output import Format, number, plural
 
@@ -54,15 +54,7 @@ def import_codes(
         ),
     ] = None,
     *,
-    column: Annotated[
-        str | None,
-        typer.Option(
-            "--column",
-            "-c",
-            help="The CSV column holding the ISRCs (default: the one whose header looks like an ISRC column).",
-            show_default=False,
-        ),
-    ] = None,
+    column: ColumnOption = None,
     delimiter: DelimiterOption = None,
     fmt: ReportFormatOption = ReportFormat.text,
     db: DbOption = None,
