@@ -12,7 +12,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -711,6 +711,57 @@ class IsrcDB:
             isrc=code, status="not_found", source="spotify", fetched=to_text(now), expires=to_text(expires)
         )
         return Outcome(result, requests=requests, changed=was_found, newly_not_found=was_found)
+
+    def _store_results(
+        self,
+        answers: Sequence[tuple[str, Iterable[Track], int]],
+        *,
+        ttl: timedelta | None = None,
+        all_matches: bool = False,
+    ) -> list[Outcome]:
+        """Store Spotify's answers (code, tracks, requests it took) in one transaction, and describe each."""
+        from isrcdb.canonical import canonical_order
+
+        stored = self._answers([(code, canonical_order(tracks), None) for code, tracks, _ in answers], ttl=ttl)
+        saved = store.save_answers(self.db, stored)
+        outcomes = []
+        for answer, (_, _, requests), changed in zip(stored, answers, saved, strict=True):
+            fetched, expires = to_text(answer.fetched_at), to_text(answer.expires_at)
+            if answer.tracks:
+                found = [track_to_match(track) for track in answer.tracks]
+                result = LookupResult(
+                    isrc=answer.isrc,
+                    status="found",
+                    source="spotify",
+                    fetched=fetched,
+                    expires=expires,
+                    match_count=len(found),
+                    canonical=found[0],
+                    matches=tuple(found) if all_matches else (),
+                )
+                outcomes.append(Outcome(result, requests=requests, changed=changed))
+            else:
+                result = LookupResult(
+                    isrc=answer.isrc, status="not_found", source="spotify", fetched=fetched, expires=expires
+                )
+                outcomes.append(Outcome(result, requests=requests, changed=changed, newly_not_found=changed))
+        return outcomes
+
+    def _answers(
+        self,
+        answers: Iterable[tuple[str, Sequence[Track], store.Rows | None]],
+        *,
+        ttl: timedelta | None = None,
+    ) -> list[store.Answer]:
+        """Spotify's answers (code, tracks in canonical order, their rows if built) as they are stored now, each
+        with its expiry (a code found: ``ttl`` or the setting; not found: the setting for not-found codes)."""
+        now = self.clock()
+        found_until = now + (ttl if ttl is not None else self.settings.ttl)
+        not_found_until = now + self.settings.not_found_ttl
+        return [
+            store.Answer(code, tracks, now, found_until if tracks else not_found_until, rows)
+            for code, tracks, rows in answers
+        ]
 
 
 def host_id() -> str:

@@ -17,7 +17,7 @@ from isrcdb.errors import DatabaseError, SchemaTooNew
 if TYPE_CHECKING:
     from alembic.config import Config
 
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 """Every migration revision, oldest first; the last is the head. A test keeps this equal to ``migrations/``."""
 
 HEAD = REVISIONS[-1]

@@ -71,7 +71,14 @@ class Album(Base):
     spotify_url: Mapped[str | None] = mapped_column(Text)
     image_url: Mapped[str | None] = mapped_column(Text)
     raw_json: Mapped[str | None] = mapped_column(Text)
-    """The album object as Spotify last sent it, stored once for all its tracks (see ``tracks.raw_json``)."""
+    """The album object as Spotify last sent it, stored once for all its tracks (see ``tracks.raw_json``): with
+    ``json_from_columns``, only the keys the other columns do not rebuild."""
+    artist_names: Mapped[str | None] = mapped_column(Text)
+    """The album's artists' names as a JSON array, as this album's object gave them (``artists.name`` is the name
+    of the latest fetch of any track)."""
+    json_from_columns: Mapped[bool | None] = mapped_column(Boolean)
+    """Whether ``raw_json`` holds only what the columns do not rebuild (see :mod:`isrcdb.spotify.compact`);
+    ``NULL`` or false: the whole object."""
 
 
 class AlbumArtist(Base):
@@ -84,7 +91,8 @@ class AlbumArtist(Base):
 
 class Track(Base):
     """A Spotify track, with Spotify's JSON object: ``raw_json`` without its ``album`` object, which is stored once
-    in ``albums.raw_json``; the view ``track_json`` puts the two together again."""
+    in ``albums.raw_json``, and, with ``json_from_columns``, without the keys the columns rebuild; the view
+    ``track_json`` puts Spotify's object together again."""
 
     __tablename__ = "tracks"
 
@@ -100,6 +108,8 @@ class Track(Base):
     raw_json: Mapped[str] = mapped_column(Text)
     artist_names: Mapped[str | None] = mapped_column(Text)
     """The artists' names as a JSON array, in Spotify's order: what the views show, without a join per row."""
+    json_from_columns: Mapped[bool | None] = mapped_column(Boolean)
+    """Whether ``raw_json`` holds only what the columns do not rebuild; ``NULL`` or false: the whole object."""
     fetched_at: Mapped[str] = mapped_column(String(20))
 
 

@@ -128,12 +128,16 @@ MATCHES = View(
 
 TRACK_JSON = View(
     "track_json",
-    "Spotify's full track object for every stored track, as one JSON value (the track's JSON and its album's, "
-    "stored apart, put together again).",
+    "Spotify's full track object for every stored track, as one JSON value (put together again from the rows of "
+    "the track and its album, which store only what their columns do not hold).",
     (
         Column("spotify_id", "text", "the track's Spotify id"),
         Column("isrc", "text", "the track's ISRC as Spotify gives it"),
-        Column("json", "JSON text", "the track object as Spotify sent it, its `album` object last"),
+        Column(
+            "json",
+            "JSON text",
+            "the track object as Spotify sent it: equal as JSON, its keys in another order, its `album` object last",
+        ),
     ),
 )
 

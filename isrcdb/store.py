@@ -220,95 +220,113 @@ def get_matches(db: Database, codes: Sequence[str]) -> dict[str, list[Match]]:
 # --- writes -----------------------------------------------------------------------------------------------------
 
 
-def _upsert_artists(db: Database, artists: Iterable[Artist]) -> list[str]:
-    ids = []
-    for artist in artists:
-        artist_id = artist.id or f"name:{artist.name}"
-        db.execute(
-            "INSERT INTO artists (id, name, spotify_url) VALUES (:id, :name, :url) "
-            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, spotify_url = excluded.spotify_url",
-            {"id": artist_id, "name": artist.name, "url": artist.spotify_url},
-        )
-        ids.append(artist_id)
-    return ids
+def _artist_id(artist: Artist) -> str:
+    """The key of ``artist`` in ``artists``: Spotify's id, or its name for an artist Spotify gave no id."""
+    return artist.id or f"name:{artist.name}"
 
 
-def _upsert_album(db: Database, album: Album, raw_json: str | None = None) -> str | None:
-    if album.id is None:
+def _names(artists: Iterable[Artist]) -> str:
+    """The artists' names as a JSON array (``tracks.artist_names``, ``albums.artist_names``)."""
+    return json.dumps([artist.name for artist in artists], ensure_ascii=False, separators=(",", ":"))
+
+
+_UPSERT_ALBUM = (
+    "INSERT INTO albums (id, name, album_type, release_date, release_date_precision, total_tracks, spotify_url, "
+    "image_url, raw_json, artist_names, json_from_columns) VALUES (:id, :name, :album_type, :release_date, "
+    ":precision, :total_tracks, :spotify_url, :image_url, :raw_json, :artist_names, :json_from_columns) "
+    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+    "album_type = excluded.album_type, release_date = excluded.release_date, "
+    "release_date_precision = excluded.release_date_precision, total_tracks = excluded.total_tracks, "
+    "spotify_url = excluded.spotify_url, image_url = excluded.image_url, artist_names = excluded.artist_names, "
+    "raw_json = coalesce(excluded.raw_json, albums.raw_json), json_from_columns = CASE WHEN excluded.raw_json "
+    "IS NULL THEN albums.json_from_columns ELSE excluded.json_from_columns END"
+)
+"""Write an album's row (parameters: :func:`_album_row`); without JSON, the JSON stored before stays."""
+
+_UPSERT_TRACK = (
+    "INSERT INTO tracks (id, isrc, name, album_id, disc_number, track_number, duration_ms, explicit, spotify_url, "
+    "raw_json, artist_names, json_from_columns, fetched_at) VALUES (:id, :isrc, :name, :album_id, :disc_number, "
+    ":track_number, :duration_ms, :explicit, :spotify_url, :raw_json, :artist_names, :json_from_columns, "
+    ":fetched_at) ON CONFLICT (id) DO UPDATE SET isrc = excluded.isrc, name = excluded.name, "
+    "album_id = excluded.album_id, disc_number = excluded.disc_number, track_number = excluded.track_number, "
+    "duration_ms = excluded.duration_ms, explicit = excluded.explicit, spotify_url = excluded.spotify_url, "
+    "raw_json = excluded.raw_json, artist_names = excluded.artist_names, "
+    "json_from_columns = excluded.json_from_columns, fetched_at = excluded.fetched_at"
+)
+"""Write a track's row (parameters: :func:`_track_row`)."""
+
+
+def _sent(track: Track) -> dict[str, Any] | None:
+    """Spotify's object for ``track`` (``None``: a track made by hand whose JSON is not an object)."""
+    if track.data is not None:
+        return track.data
+    try:
+        obj = json.loads(track.raw_json)
+    except ValueError:
         return None
-    db.execute(
-        "INSERT INTO albums (id, name, album_type, release_date, release_date_precision, total_tracks, spotify_url, "
-        "image_url, raw_json) VALUES (:id, :name, :album_type, :release_date, :precision, :total_tracks, "
-        ":spotify_url, :image_url, :raw_json) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
-        "album_type = excluded.album_type, release_date = excluded.release_date, "
-        "release_date_precision = excluded.release_date_precision, total_tracks = excluded.total_tracks, "
-        "spotify_url = excluded.spotify_url, image_url = excluded.image_url, "
-        "raw_json = coalesce(excluded.raw_json, albums.raw_json)",
-        {
-            "raw_json": raw_json,
-            "id": album.id,
-            "name": album.name,
-            "album_type": album.album_type,
-            "release_date": album.release_date,
-            "precision": album.release_date_precision,
-            "total_tracks": album.total_tracks,
-            "spotify_url": album.spotify_url,
-            "image_url": album.image_url,
-        },
-    )
-    if album.artists:
-        db.execute("DELETE FROM album_artists WHERE album_id = :id", {"id": album.id})
-        db.executemany(
-            "INSERT INTO album_artists (album_id, position, artist_id) VALUES (:album, :position, :artist)",
-            [
-                {"album": album.id, "position": pos, "artist": artist_id}
-                for pos, artist_id in enumerate(_upsert_artists(db, album.artists))
-            ],
-        )
-    return album.id
+    return obj if isinstance(obj, dict) else None
 
 
-def _upsert_track(db: Database, track: Track, fetched_at: str) -> None:
-    from isrcdb.spotify.parse import split_album
+def _sent_album(sent: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The album object inside a track's object, if it has one."""
+    album = sent.get("album") if sent is not None else None
+    return album if isinstance(album, dict) else None
 
-    # The album's JSON is stored once, in its row; the track keeps the rest (the view track_json joins them).
-    track_json, album_json = split_album(track.raw_json) if track.album and track.album.id else (track.raw_json, None)
-    album_id = _upsert_album(db, track.album, album_json) if track.album else None
-    if album_id is None:
-        track_json = track.raw_json
-    db.execute(
-        "INSERT INTO tracks (id, isrc, name, album_id, disc_number, track_number, duration_ms, explicit, spotify_url, "
-        "raw_json, artist_names, fetched_at) VALUES (:id, :isrc, :name, :album_id, :disc_number, :track_number, "
-        ":duration_ms, :explicit, :spotify_url, :raw_json, :artist_names, :fetched_at) ON CONFLICT (id) DO UPDATE SET "
-        "isrc = excluded.isrc, name = excluded.name, album_id = excluded.album_id, "
-        "disc_number = excluded.disc_number, track_number = excluded.track_number, "
-        "duration_ms = excluded.duration_ms, explicit = excluded.explicit, spotify_url = excluded.spotify_url, "
-        "raw_json = excluded.raw_json, artist_names = excluded.artist_names, fetched_at = excluded.fetched_at",
-        {
-            "artist_names": json.dumps(
-                [artist.name for artist in track.artists], ensure_ascii=False, separators=(",", ":")
-            ),
-            "id": track.id,
-            "isrc": track.isrc,
-            "name": track.name,
-            "album_id": album_id,
-            "disc_number": track.disc_number,
-            "track_number": track.track_number,
-            "duration_ms": track.duration_ms,
-            "explicit": track.explicit,
-            "spotify_url": track.spotify_url,
-            "raw_json": track_json,
-            "fetched_at": fetched_at,
-        },
-    )
-    db.execute("DELETE FROM track_artists WHERE track_id = :id", {"id": track.id})
-    db.executemany(
-        "INSERT INTO track_artists (track_id, position, artist_id) VALUES (:track, :position, :artist)",
-        [
-            {"track": track.id, "position": pos, "artist": artist_id}
-            for pos, artist_id in enumerate(_upsert_artists(db, track.artists))
-        ],
-    )
+
+def _album_row(album: Album, sent: dict[str, Any] | None) -> dict[str, Any]:
+    """The parameters of :data:`_UPSERT_ALBUM` for ``album`` (which has an id), Spotify's object ``sent``.
+
+    Its JSON is what the columns do not rebuild, or the whole object (see :mod:`isrcdb.spotify.compact`), in the
+    same row as the columns, so that the view ``track_json`` always rebuilds the object of one fetch. When
+    ``json_from_columns`` is true, the album's artists must be written to ``album_artists`` even if there are none.
+    """
+    from isrcdb.spotify.compact import album_template, compact
+
+    raw_json, from_columns = None, None
+    if sent is not None:
+        template = album_template(album, [_artist_id(artist) for artist in album.artists], sent.get("images"))
+        raw_json, from_columns = compact(sent, template)
+    return {
+        "id": album.id,
+        "name": album.name,
+        "album_type": album.album_type,
+        "release_date": album.release_date,
+        "precision": album.release_date_precision,
+        "total_tracks": album.total_tracks,
+        "spotify_url": album.spotify_url,
+        "image_url": album.image_url,
+        "raw_json": raw_json,
+        "artist_names": _names(album.artists),
+        "json_from_columns": from_columns,
+    }
+
+
+def _track_row(track: Track, sent: dict[str, Any] | None) -> dict[str, Any]:
+    """The parameters of :data:`_UPSERT_TRACK` for ``track``, Spotify's object ``sent``: without its album's object
+    when that is stored in the album's row, and then only what the columns do not rebuild, or the whole rest."""
+    from isrcdb.spotify.compact import compact, track_template
+
+    album_id = track.album.id if track.album is not None else None
+    raw_json, from_columns = track.raw_json, None
+    if sent is not None:
+        if album_id is not None and _sent_album(sent) is not None:
+            sent = {key: value for key, value in sent.items() if key != "album"}
+        template = track_template(track, [_artist_id(artist) for artist in track.artists])
+        raw_json, from_columns = compact(sent, template)
+    return {
+        "id": track.id,
+        "isrc": track.isrc,
+        "name": track.name,
+        "album_id": album_id,
+        "disc_number": track.disc_number,
+        "track_number": track.track_number,
+        "duration_ms": track.duration_ms,
+        "explicit": track.explicit,
+        "spotify_url": track.spotify_url,
+        "raw_json": raw_json,
+        "artist_names": _names(track.artists),
+        "json_from_columns": from_columns,
+    }
 
 
 def _ensure_row(db: Database, isrc: str, now: str) -> tuple[str, str | None, list[str]]:
@@ -349,85 +367,17 @@ def _with_retries(db: Database, work: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _lock_shared_rows(db: Database, tracks: Sequence[Track]) -> None:
-    """Write the artists and albums of ``tracks`` first, in the order of their ids, so that writers storing codes
-    that share an artist or an album lock those rows in one order and never wait for each other in a circle."""
-    artists: dict[str, Artist] = {}
-    for track in tracks:
-        for artist in (*track.artists, *(track.album.artists if track.album else ())):
-            artists.setdefault(artist.id or f"name:{artist.name}", artist)
-    _upsert_artists(db, [artists[key] for key in sorted(artists)])
-    albums = {track.album.id: track.album for track in tracks if track.album and track.album.id}
-    for key in sorted(albums):
-        db.execute("SELECT id FROM albums WHERE id = :id FOR UPDATE", {"id": key})
-
-
 def save_found(db: Database, isrc: str, tracks: Sequence[Track], fetched_at: datetime, expires_at: datetime) -> bool:
     """Store every match of ``isrc`` (``tracks`` canonical first), in one transaction.
 
     Returns whether the canonical match changed (or the code was found for the first time).
     """
-    return _with_retries(db, lambda: _save_found(db, isrc, tracks, to_text(fetched_at), to_text(expires_at)))
-
-
-def _save_found(db: Database, isrc: str, tracks: Sequence[Track], now: str, expires: str) -> bool:
-    new_ids = [track.id for track in tracks]
-    with db.transaction():
-        status, old_canonical, previous = _ensure_row(db, isrc, now)
-        if db.dialect == "postgresql":
-            _lock_shared_rows(db, tracks)
-        for track in tracks:
-            _upsert_track(db, track, now)
-        db.execute("DELETE FROM isrc_matches WHERE isrc = :isrc", {"isrc": isrc})
-        db.executemany(
-            "INSERT INTO isrc_matches (isrc, track_id, rank) VALUES (:isrc, :track, :rank)",
-            [{"isrc": isrc, "track": track_id, "rank": rank} for rank, track_id in enumerate(new_ids)],
-        )
-        changed = status != "found" or old_canonical != new_ids[0]
-        if status != "found":
-            _record(db, isrc, now, "found", old_canonical, new_ids[0])
-        else:
-            if old_canonical != new_ids[0]:
-                _record(db, isrc, now, "canonical_changed", old_canonical, new_ids[0])
-            for gone in sorted(set(previous) - set(new_ids)):
-                _record(db, isrc, now, "track_removed", gone, None)
-            for added in sorted(set(new_ids) - set(previous)):
-                _record(db, isrc, now, "track_added", None, added)
-        db.execute(
-            "UPDATE isrcs SET status = 'found', fetched_at = :now, expires_at = :expires, match_count = :count, "
-            "canonical_track_id = :canonical, changed_at = CASE WHEN :changed THEN :now ELSE changed_at END, "
-            "last_error = NULL, last_error_at = NULL, claimed_by = NULL, claimed_until = NULL WHERE isrc = :isrc",
-            {
-                "now": now,
-                "expires": expires,
-                "count": len(new_ids),
-                "canonical": new_ids[0],
-                "changed": changed,
-                "isrc": isrc,
-            },
-        )
-    return changed
+    return save_answers(db, [Answer(isrc, tracks, fetched_at, expires_at)])[0]
 
 
 def save_not_found(db: Database, isrc: str, fetched_at: datetime, expires_at: datetime) -> bool:
     """Remember that Spotify has no track for ``isrc``. Returns whether it was found before."""
-    return _with_retries(db, lambda: _save_not_found(db, isrc, to_text(fetched_at), to_text(expires_at)))
-
-
-def _save_not_found(db: Database, isrc: str, now: str, expires: str) -> bool:
-    with db.transaction():
-        status, old_canonical, _ = _ensure_row(db, isrc, now)
-        was_found = status == "found"
-        if was_found:
-            _record(db, isrc, now, "not_found", old_canonical, None)
-        db.execute("DELETE FROM isrc_matches WHERE isrc = :isrc", {"isrc": isrc})
-        db.execute(
-            "UPDATE isrcs SET status = 'not_found', fetched_at = :now, expires_at = :expires, match_count = 0, "
-            "canonical_track_id = NULL, changed_at = CASE WHEN :changed THEN :now ELSE changed_at END, "
-            "last_error = NULL, last_error_at = NULL, claimed_by = NULL, claimed_until = NULL WHERE isrc = :isrc",
-            {"now": now, "expires": expires, "changed": was_found, "isrc": isrc},
-        )
-    return was_found
+    return save_answers(db, [Answer(isrc, (), fetched_at, expires_at)])[0]
 
 
 def save_error(db: Database, isrc: str, message: str, at: datetime) -> None:
@@ -443,6 +393,217 @@ def _save_error(db: Database, isrc: str, message: str, now: str) -> None:
             "WHERE isrc = :isrc",
             {"message": message[:1000], "now": now, "isrc": isrc},
         )
+
+
+# --- many answers at once ------------------------------------------------------------------------------------
+
+
+class Answer(NamedTuple):
+    """Spotify's answer for one code, to be stored: its tracks (canonical first), none when not found."""
+
+    isrc: str
+    tracks: Sequence[Track]
+    fetched_at: datetime
+    expires_at: datetime
+    rows: Rows | None = None
+    """The tracks' rows (:func:`rows_of`), if built already."""
+
+
+def save_answers(db: Database, answers: Sequence[Answer]) -> list[bool]:
+    """Store Spotify's answers for several codes in one transaction, a fixed number of statements for them all
+    (each run once per row: ``executemany``), so that a sync's cost per code is its rows, not its statements.
+
+    Returns, for each answer: whether its canonical match changed (or it was found for the first time) for a
+    found code, and whether it was found before for a code not found. A code given twice is stored as if the
+    answers came one after the other.
+    """
+    results: list[bool] = []
+    for part in _distinct_runs(answers):
+        results.extend(_with_retries(db, lambda part=part: _save_answers(db, part)))  # type: ignore[misc]
+    return results
+
+
+def _distinct_runs(answers: Sequence[Answer]) -> Iterator[Sequence[Answer]]:
+    """``answers`` cut into runs in which no code comes twice, in order."""
+    start, seen = 0, set[str]()
+    for index, answer in enumerate(answers):
+        if answer.isrc in seen:
+            yield answers[start:index]
+            start, seen = index, set[str]()
+        seen.add(answer.isrc)
+    if start < len(answers):
+        yield answers[start:]
+
+
+def _previous(db: Database, codes: Sequence[str], now: str) -> dict[str, tuple[str, str | None, list[str]]]:
+    """Make sure each of ``codes`` has a row, lock them (in ISRC order on PostgreSQL, so that two writers never
+    wait for each other in a circle), and return each one's status, canonical track and match ids before."""
+    postgresql = db.dialect == "postgresql"
+    state: dict[str, tuple[str, str | None, list[str]]] = {}
+    if postgresql:
+        db.executemany(
+            "INSERT INTO isrcs (isrc, status, first_seen_at) VALUES (:isrc, 'pending', :now) ON CONFLICT DO NOTHING",
+            [{"isrc": code, "now": now} for code in sorted(codes)],
+        )
+    lock = " ORDER BY isrc FOR UPDATE" if postgresql else ""
+    for chunk in _chunks(codes):
+        sql = f"SELECT isrc, status, canonical_track_id FROM isrcs WHERE isrc IN ({_marks(len(chunk))}){lock}"
+        for isrc, status, canonical in db.execute(sql, _in_params(chunk)):
+            state[isrc] = (status, canonical, [])
+    missing = [code for code in codes if code not in state]
+    if missing:  # SQLite: the write transaction already keeps others out
+        db.executemany(
+            "INSERT INTO isrcs (isrc, status, first_seen_at) VALUES (:isrc, 'pending', :now)",
+            [{"isrc": code, "now": now} for code in missing],
+        )
+        state.update((code, ("pending", None, [])) for code in missing)
+    known = [code for code in codes if state[code][0] != "pending"]
+    for chunk in _chunks(known):
+        sql = f"SELECT isrc, track_id FROM isrc_matches WHERE isrc IN ({_marks(len(chunk))}) ORDER BY isrc, rank"
+        for isrc, track_id in db.execute(sql, _in_params(chunk)):
+            state[isrc][2].append(track_id)
+    return state
+
+
+class Rows(NamedTuple):
+    """The rows one answer's tracks are stored as, keyed by id: built apart from the writing (see :func:`rows_of`)."""
+
+    artists: dict[str, dict[str, Any]]
+    albums: dict[str, tuple[dict[str, Any], list[dict[str, Any]] | None]]
+    """Each album's row, and its ``album_artists`` rows (``None``: the album's artists are left as they are)."""
+    tracks: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]
+    """Each track's row (without ``fetched_at``, set when it is written), and its ``track_artists`` rows."""
+
+
+def rows_of(tracks: Iterable[Track]) -> Rows:
+    """The rows that store ``tracks``, their albums and their artists. Pure work on the tracks, no database: a sync
+    builds them in the thread that searched, so that the one thread writing to the database only writes."""
+    rows = Rows({}, {}, {})
+
+    def links(artists: Iterable[Artist], key: str, owner: str) -> list[dict[str, Any]]:
+        found = []
+        for position, artist in enumerate(artists):
+            artist_id = _artist_id(artist)
+            rows.artists[artist_id] = {"id": artist_id, "name": artist.name, "url": artist.spotify_url}
+            found.append({key: owner, "position": position, "artist": artist_id})
+        return found
+
+    for track in tracks:
+        sent = _sent(track)
+        album = track.album
+        if album is not None and album.id is not None:
+            album_row = _album_row(album, _sent_album(sent))
+            album_links = links(album.artists, "album", album.id)
+            # Rebuilt from its columns, the album's artists come from album_artists: rewritten even when Spotify
+            # lists none. Otherwise an album without artists keeps those stored before.
+            rows.albums[album.id] = (album_row, album_links if album_links or album_row["json_from_columns"] else None)
+        rows.tracks[track.id] = (_track_row(track, sent), links(track.artists, "track", track.id))
+    return rows
+
+
+def _write_rows(db: Database, parts: Iterable[Rows], fetched_at: str) -> None:
+    """Write the rows of several answers: each table once, its rows in key order (the order every writer locks
+    them in on PostgreSQL); a row two answers share is written once, as the later one has it."""
+    rows = Rows({}, {}, {})
+    for part in parts:
+        rows.artists.update(part.artists)
+        rows.albums.update(part.albums)
+        rows.tracks.update(part.tracks)
+    unchanged = "IS DISTINCT FROM" if db.dialect == "postgresql" else "IS NOT"
+    db.executemany(
+        "INSERT INTO artists (id, name, spotify_url) VALUES (:id, :name, :url) ON CONFLICT (id) DO UPDATE SET "
+        "name = excluded.name, spotify_url = excluded.spotify_url "
+        f"WHERE (artists.name, artists.spotify_url) {unchanged} (excluded.name, excluded.spotify_url)",
+        [rows.artists[key] for key in sorted(rows.artists)],
+    )
+    albums = [rows.albums[key] for key in sorted(rows.albums)]
+    if albums:
+        db.executemany(_UPSERT_ALBUM, [row for row, _ in albums])
+        relinked = [(row["id"], links) for row, links in albums if links is not None]
+        if relinked:
+            db.executemany("DELETE FROM album_artists WHERE album_id = :id", [{"id": key} for key, _ in relinked])
+            db.executemany(
+                "INSERT INTO album_artists (album_id, position, artist_id) VALUES (:album, :position, :artist)",
+                [link for _, links in relinked for link in links],
+            )
+    tracks = [rows.tracks[key] for key in sorted(rows.tracks)]
+    if not tracks:
+        return
+    db.executemany(_UPSERT_TRACK, [{**row, "fetched_at": fetched_at} for row, _ in tracks])
+    db.executemany("DELETE FROM track_artists WHERE track_id = :id", [{"id": row["id"]} for row, _ in tracks])
+    db.executemany(
+        "INSERT INTO track_artists (track_id, position, artist_id) VALUES (:track, :position, :artist)",
+        [link for _, links in tracks for link in links],
+    )
+
+
+def _save_answers(db: Database, answers: Sequence[Answer]) -> list[bool]:
+    if not answers:
+        return []
+    now = to_text(answers[0].fetched_at)
+    results: list[bool] = []
+    changes: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
+    not_found: list[dict[str, Any]] = []
+    with db.transaction():
+        state = _previous(db, [answer.isrc for answer in answers], now)
+        _write_rows(db, (answer.rows or rows_of(answer.tracks) for answer in answers), now)
+        replaced = [{"isrc": isrc} for isrc, (_, _, previous) in state.items() if previous]
+        if replaced:
+            db.executemany("DELETE FROM isrc_matches WHERE isrc = :isrc", replaced)
+        matches: list[dict[str, Any]] = []
+        for answer in answers:
+            isrc, at = answer.isrc, to_text(answer.fetched_at)
+            status, old, previous = state[isrc]
+
+            def record(kind: str, old_id: str | None, new_id: str | None, isrc: str = isrc, at: str = at) -> None:
+                changes.append({"isrc": isrc, "at": at, "kind": kind, "old": old_id, "new": new_id})
+
+            row = {"isrc": isrc, "now": at, "expires": to_text(answer.expires_at)}
+            if not answer.tracks:
+                was_found = status == "found"
+                if was_found:
+                    record("not_found", old, None)
+                not_found.append({**row, "changed": was_found})
+                results.append(was_found)
+                continue
+            new_ids = [track.id for track in answer.tracks]
+            matches.extend({"isrc": isrc, "track": track_id, "rank": rank} for rank, track_id in enumerate(new_ids))
+            changed = status != "found" or old != new_ids[0]
+            if status != "found":
+                record("found", old, new_ids[0])
+            else:
+                if old != new_ids[0]:
+                    record("canonical_changed", old, new_ids[0])
+                for gone in sorted(set(previous) - set(new_ids)):
+                    record("track_removed", gone, None)
+                for added in sorted(set(new_ids) - set(previous)):
+                    record("track_added", None, added)
+            found.append({**row, "count": len(new_ids), "canonical": new_ids[0], "changed": changed})
+            results.append(changed)
+        if matches:
+            db.executemany("INSERT INTO isrc_matches (isrc, track_id, rank) VALUES (:isrc, :track, :rank)", matches)
+        if changes:
+            db.executemany(
+                "INSERT INTO isrc_changes (isrc, changed_at, kind, old_track_id, new_track_id) "
+                "VALUES (:isrc, :at, :kind, :old, :new)",
+                changes,
+            )
+        if found:
+            db.executemany(
+                "UPDATE isrcs SET status = 'found', fetched_at = :now, expires_at = :expires, match_count = :count, "
+                "canonical_track_id = :canonical, changed_at = CASE WHEN :changed THEN :now ELSE changed_at END, "
+                "last_error = NULL, last_error_at = NULL, claimed_by = NULL, claimed_until = NULL WHERE isrc = :isrc",
+                found,
+            )
+        if not_found:
+            db.executemany(
+                "UPDATE isrcs SET status = 'not_found', fetched_at = :now, expires_at = :expires, match_count = 0, "
+                "canonical_track_id = NULL, changed_at = CASE WHEN :changed THEN :now ELSE changed_at END, "
+                "last_error = NULL, last_error_at = NULL, claimed_by = NULL, claimed_until = NULL WHERE isrc = :isrc",
+                not_found,
+            )
+    return results
 
 
 def add_counts(db: Database, counts: dict[str, int]) -> None:

@@ -11,12 +11,17 @@ How a run works:
   lives; claims of a sync that died on this machine are released when the next one starts, other expired claims
   are taken over. A run with nothing left to claim waits for the codes others still hold, so that a dead run's
   codes are finished by the others once its lease runs out.
-- **Threads**: ``concurrency`` workers do HTTP only, over the client's pooled connections. The thread that calls
-  :func:`sync` is the only one that touches the database: it claims, stores each result in its own transaction (as soon
-  as it arrives, through :meth:`IsrcDB.store_result`, which also records changes in ``isrc_changes``), renews
-  claims and reports progress. A worker takes its next code only once its last result is committed, so at most
-  ``concurrency`` codes are ever searched but not yet stored: that is all a killed run can lose, and the next run
-  searches those again (a request already sent when a process dies is answered to nobody).
+- **Threads**: ``concurrency`` workers search, and turn each answer into the rows that store it
+  (:func:`isrcdb.store.rows_of`), over the client's pooled connections. The thread that calls :func:`sync` is the
+  only one that touches the database: it claims, stores the answers that have arrived
+  (:func:`isrcdb.store.save_answers`, which also records changes in ``isrc_changes``), renews claims and reports
+  progress. On SQLite the answers that
+  arrived together and the next claims share one transaction (group commit: one commit for up to :data:`MAX_BATCH`
+  codes); on PostgreSQL each answer is a transaction of its own, as many writers share the server.
+  At most :data:`UNSTORED` x ``concurrency`` codes are claimed and not yet stored at any time (waiting for a worker,
+  being searched, or searched and waiting for their commit): a worker goes on to its next code while its last answer
+  waits to be committed, and a killed run loses at most those codes' answers; the next run searches them again (a
+  request already sent when a process dies is answered to nobody).
 - **Pacing**: one :class:`RateGovernor` shared by every worker (see there). A 429 pauses every worker, by the rule
   lookups follow too (:func:`isrcdb.spotify.pacing.after_429`): at least ``Retry-After``, at least a second, longer
   with each 429 in a row. A longer wait than ``max_wait``, a quota 429, or a storm of 429s beyond its bounds ends
@@ -36,7 +41,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import FrameType
@@ -44,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from isrcdb import store
 from isrcdb.cache import IsrcDB, RunState, holder_is_dead, owner_id
+from isrcdb.canonical import canonical_order
 from isrcdb.clock import to_text
 from isrcdb.errors import RateLimited, SpotifyError, UsageError
 from isrcdb.spotify.client import SearchResult, SpotifyClient
@@ -51,6 +57,7 @@ from isrcdb.spotify.pacing import MIN_PAUSE, Storm, Verdict, after_429
 from isrcdb.spotify.transport import Response
 
 if TYPE_CHECKING:
+    from isrcdb.spotify.parse import Track
     from isrcdb.store import DueRule
 
 __all__ = [
@@ -82,6 +89,9 @@ MIN_WINDOW_SLACK = 0.1
 """...and at least this many seconds: a request reaches Spotify a little after it leaves a busy worker."""
 MAX_BATCH = 64
 """The most answers stored in one transaction (group commit)."""
+UNSTORED = 2
+"""Codes claimed and not yet stored, at most, per worker: a worker goes on to its next code while its last answer
+waits for its batch to be committed. Codes searched and not yet stored are fewer still: that is all a kill loses."""
 PAUSE_POLL = 1.0
 """Seconds between two reads of the rate-limit pause other processes may have stored."""
 MIN_LEARN = 10
@@ -470,9 +480,12 @@ class _Done:
 
     code: str
     result: SearchResult | None = None
+    tracks: Sequence[Track] = ()
+    """The result's tracks in canonical order."""
+    rows: store.Rows | None = None
+    """The rows that store them, built by the worker (the database thread only writes)."""
     error: BaseException | None = None
     stopped: bool = False
-    committed: threading.Event = field(default_factory=threading.Event)
 
 
 def due_rule(cache: IsrcDB, older_than: timedelta | None) -> DueRule:
@@ -580,7 +593,8 @@ class _Run:
         for worker in workers:
             worker.start()
         try:
-            self._loop(rule)
+            with cache.db.bulk_writes():
+                self._loop(rule)
         finally:
             self._finish(workers, rule)
         return summary
@@ -612,22 +626,38 @@ class _Run:
         claimed = 0
         renewed = self.monotonic()
         limit = self.options.limit
+        group = self.cache.db.group_commit
+        # Claimed and not yet stored, at most: codes waiting for a worker, being searched, or searched and waiting
+        # for their batch to be committed. The last kind is all a kill can lose.
+        most = UNSTORED * self.concurrency
+        # Claims come with the answers' transaction when several answers share one (SQLite); otherwise they are a
+        # transaction of their own, made for at least a worker's worth of codes at a time.
+        least = 1 if group else self.concurrency
         while True:
             self._check_stop()
-            if (
-                self.stopping is None
-                and (not exhausted or not self.outstanding)
-                and self.work.qsize() < self.concurrency
-            ):
-                want = self.concurrency if limit is None else min(self.concurrency, limit - claimed)
-                codes = self._claim(rule, want) if want > 0 else []
-                if codes:
-                    exhausted = False
-                    claimed += len(codes)
-                else:
+            room = most - len(self.outstanding)
+            if limit is not None:
+                room = min(room, limit - claimed)
+                if room <= 0 and claimed >= limit:
                     exhausted = True
-                    if limit is not None and claimed >= limit and self.summary.status == "complete":
+                    if self.summary.status == "complete":
                         self.summary.status = "limit"
+            claiming = self.stopping is None and (not exhausted or not self.outstanding) and room > 0
+            claiming = claiming and (room >= least or not self.outstanding)
+            batch = self._arrived(wait=not claiming)
+            if batch or claiming:
+                with self.cache.db.transaction() if group else contextlib.nullcontext():
+                    if batch:
+                        self._handle_batch(batch)
+                    if claiming:
+                        codes = self._claim(rule, room)
+                        if codes:
+                            exhausted = False
+                            claimed += len(codes)
+                        else:
+                            exhausted = True
+                if batch and self.on_progress is not None:
+                    self.on_progress(self.summary)
             if (
                 exhausted
                 and not self.outstanding
@@ -643,21 +673,25 @@ class _Run:
                 return
             if self.stopping is not None and self.monotonic() - self.stopping > GRACE:
                 return  # requests still in flight are given up; their claims are released
-            try:
-                batch = [self.results.get(timeout=0.1)]
-            except queue.Empty:
-                pass
-            else:
-                most = MAX_BATCH if self.cache.db.group_commit else 1
-                while len(batch) < most:  # whatever else has arrived meanwhile is stored with it
-                    try:
-                        batch.append(self.results.get_nowait())
-                    except queue.Empty:
-                        break
-                self._handle_batch(batch)
             if self.monotonic() - renewed > self._renew_every() and self.outstanding:
                 store.renew_claims(self.cache.db, self.owner, list(self.outstanding), self._lease_end())
                 renewed = self.monotonic()
+
+    def _arrived(self, *, wait: bool) -> list[_Done]:
+        """The answers that have arrived (waiting up to a tenth of a second for one, if ``wait``), as many as one
+        transaction stores."""
+        batch: list[_Done] = []
+        try:
+            batch.append(self.results.get(timeout=0.1) if wait else self.results.get_nowait())
+        except queue.Empty:
+            return batch
+        most = MAX_BATCH if self.cache.db.group_commit else 1
+        while len(batch) < most:  # whatever else has arrived meanwhile is stored with it
+            try:
+                batch.append(self.results.get_nowait())
+            except queue.Empty:
+                break
+        return batch
 
     def _lease(self) -> timedelta:
         """How long a claim lasts: the setting, and at least twice the longest wait for Spotify's rate limit."""
@@ -724,55 +758,46 @@ class _Run:
         return self.cache.rate_limited_until()
 
     def _handle_batch(self, batch: list[_Done]) -> None:
-        """Store the answers that have arrived in one transaction (one commit for many codes: group commit), then
-        let their workers go on. A worker takes its next code only once its answer is committed, so a kill still
-        loses at most ``concurrency`` searched answers."""
-        try:
-            with self.cache.db.transaction() if len(batch) > 1 else contextlib.nullcontext():
-                for done in batch:
-                    self._handle(done, notify=False)
-        finally:
+        """Store the answers that have arrived, in one transaction (one commit for many codes: group commit)."""
+        summary = self.summary
+        with self.cache.db.transaction() if len(batch) > 1 else contextlib.nullcontext():
+            before: list[str] = []
+            answers = []
             for done in batch:
-                done.committed.set()
-        if self.on_progress is not None:
-            self.on_progress(self.summary)
-
-    def _handle(self, done: _Done, *, notify: bool = True) -> None:
-        summary, code = self.summary, done.code
-        try:
-            before = self.outstanding.pop(code, "pending")
-            if done.stopped:
-                self.release.add(code)
-                return
-            if done.error is not None:
-                if not isinstance(done.error, SpotifyError):
-                    raise done.error
-                self.cache._note_failure(code, done.error, self.state)
-                # Storing the error dropped the claim: hold it again, so that this run does not retry the code
-                # (the next run does). The run's claims are all released at its end.
-                store.hold_claims(self.cache.db, self.owner, [code], self._lease_end())
-                self.held = True
-                summary.errors += 1
-                if len(summary.error_samples) < 5:
-                    summary.error_samples.append(f"{code}: {done.error}")
-            else:
-                assert done.result is not None
-                outcome = self.cache._store_result(code, done.result.tracks, requests=done.result.requests)
-                if outcome.result.status == "found":
-                    summary.found += 1
+                status = self.outstanding.pop(done.code, "pending")
+                if done.stopped:
+                    self.release.add(done.code)
+                elif done.error is not None:
+                    self._failed(done)
                 else:
-                    summary.not_found += 1
-                # A first answer for a pending code is no change; a new canonical match or a not-found code found is.
-                summary.changed += int(outcome.changed and before != "pending")
-                summary.first_found += int(outcome.changed and before == "pending")
-                summary.newly_not_found += int(outcome.newly_not_found)
-            summary.handled += 1
-        finally:
-            if notify:
-                done.committed.set()
+                    before.append(status)
+                    answers.append((done.code, done.tracks, done.rows))
+            if answers:
+                stored = self.cache._answers(answers)
+                for was, answer, changed in zip(before, stored, store.save_answers(self.cache.db, stored), strict=True):
+                    found = bool(answer.tracks)
+                    summary.found += found
+                    summary.not_found += not found
+                    # A first answer for a pending code is no change; a new canonical match or a code found
+                    # before and not found now is.
+                    summary.changed += int(changed and was != "pending")
+                    summary.first_found += int(changed and was == "pending")
+                    summary.newly_not_found += int(changed and not found)
+            summary.handled += len(batch) - sum(done.stopped for done in batch)
         summary.requests, summary.rate_limited = self.governor.requests, self.governor.rate_limited
-        if notify and self.on_progress is not None:
-            self.on_progress(summary)
+
+    def _failed(self, done: _Done) -> None:
+        summary = self.summary
+        if not isinstance(done.error, SpotifyError):
+            raise done.error  # type: ignore[misc]
+        self.cache._note_failure(done.code, done.error, self.state)
+        # Storing the error dropped the claim: hold it again, so that this run does not retry the code (the next
+        # run does). The run's claims are all released at its end.
+        store.hold_claims(self.cache.db, self.owner, [done.code], self._lease_end())
+        self.held = True
+        summary.errors += 1
+        if len(summary.error_samples) < 5:
+            summary.error_samples.append(f"{done.code}: {done.error}")
 
     def _finish(self, workers: list[threading.Thread], rule: DueRule) -> None:
         summary = self.summary
@@ -782,9 +807,11 @@ class _Run:
             self.work.put(None)
         while True:  # results that arrived while stopping are still stored
             try:
-                self._handle(self.results.get_nowait())
+                self._handle_batch([self.results.get_nowait()])
             except queue.Empty:
                 break
+            if self.on_progress is not None:
+                self.on_progress(summary)
         for worker in workers:
             worker.join(timeout=0.5)
         conn = self.cache.db
@@ -812,15 +839,13 @@ class _Run:
             else:
                 try:
                     done.result = client.search_isrc(code)
+                    done.tracks = canonical_order(done.result.tracks)
+                    done.rows = store.rows_of(done.tracks)
                 except GovernorStopped:
                     done.stopped = True
                 except BaseException as exc:  # handed to the main thread, which decides
                     done.error = exc
             self.results.put(done)
-            # The next code only once this one is stored: at most `concurrency` codes searched and not stored.
-            while not done.committed.wait(0.2):
-                if self.closed.is_set():
-                    return
 
 
 def sync(

@@ -52,13 +52,13 @@ def test_every_match_is_stored_with_its_full_json(cli: Cli, spotify: SpotifyRepl
     cli.json("lookup", FEW)
     stored = rows(
         db_path,
-        "SELECT t.id, t.raw_json FROM isrc_matches m JOIN tracks t ON t.id = m.track_id "
+        "SELECT t.spotify_id, t.json FROM isrc_matches m JOIN track_json t ON t.spotify_id = m.track_id "
         "WHERE m.isrc = ? ORDER BY m.rank",
         FEW,
     )
     assert len(stored) == 3
     for track_id, raw in stored:
-        obj = json.loads(raw)
+        obj = raw if isinstance(raw, dict) else json.loads(raw)  # the view: Spotify's whole object again
         assert obj["id"] == track_id and obj["external_ids"]["isrc"] == FEW
         assert "popularity" not in obj  # stored as the development-mode replica sent it
     assert rows(db_path, "SELECT status, match_count, first_seen_at IS NOT NULL FROM isrcs") == [("found", 3, 1)]

@@ -39,6 +39,7 @@ def test_old_shape_parses_with_missing_fields_as_none() -> None:
     assert track.album.image_url == "https://i/640"
     assert [a.name for a in track.artists] == ["Artist"]
     assert json.loads(track.raw_json) == TRACK_2015
+    assert track.data == TRACK_2015  # kept parsed, for storing without decoding raw_json again
 
 
 @pytest.mark.parametrize("item", [None, 3, "x", {}, {"id": None}, {"id": ""}])

@@ -201,6 +201,12 @@ class Database(ABC):
     group_commit: ClassVar[bool] = True
     """Whether a sync may store several answers in one transaction (see :mod:`isrcdb.sync`)."""
 
+    @contextlib.contextmanager
+    def bulk_writes(self) -> Iterator[None]:
+        """Around many write transactions in a row on this thread's connection (a sync): whatever makes them
+        cheaper, undone after. Nothing by default."""
+        yield
+
     @abstractmethod
     def describe(self, exc: BaseException) -> DatabaseError:
         """A :class:`DatabaseError` describing a driver error in words a person can act on."""

@@ -9,7 +9,7 @@ error, :class:`~isrcdb.errors.BadResponse`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from isrcdb.errors import BadResponse
@@ -49,6 +49,9 @@ class Track:
     explicit: bool | None = None
     spotify_url: str | None = None
     raw_json: str = "{}"
+    data: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    """Spotify's object as parsed (``raw_json`` decoded), kept so that storing the track does not parse it again;
+    never modified."""
 
 
 @dataclass(frozen=True)
@@ -84,23 +87,10 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _raw_json(obj: Any) -> str:
-    """Spotify's object as compact JSON text, exactly; lone surrogates, if any, written as ``\\u`` escapes."""
+def json_text(obj: Any) -> str:
+    """Spotify's JSON value as compact text, exactly; lone surrogates, if any, written as ``\\u`` escapes."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     return text if _storable(text) is text else json.dumps(obj, separators=(",", ":"))
-
-
-def split_album(raw_json: str) -> tuple[str, str | None]:
-    """A track's JSON as ``(the track without its album, the album)``, so that an album's object, the same in
-    every track of it, is stored once (``None``: no album object with an id to store it under)."""
-    try:
-        obj = json.loads(raw_json)
-    except ValueError:
-        return raw_json, None
-    album = obj.pop("album", None) if isinstance(obj, dict) else None
-    if not isinstance(album, dict) or not isinstance(album.get("id"), str):
-        return raw_json, None
-    return _raw_json(obj), _raw_json(album)
 
 
 def _bool(value: Any) -> bool | None:
@@ -170,7 +160,8 @@ def parse_track(obj: Any) -> Track | None:
         duration_ms=_int(obj.get("duration_ms")),
         explicit=_bool(obj.get("explicit")),
         spotify_url=_url(obj),
-        raw_json=_raw_json(obj),
+        raw_json=json_text(obj),
+        data=obj,
     )
 
 

@@ -287,11 +287,16 @@ class _Watchdog:
     def start(self, seconds: float) -> _Watch:
         watch = _Watch(time.monotonic() + seconds)
         with self._cond:
+            while self._heap and self._heap[0][2].done:  # the attempts that ended, dropped here, not by the thread
+                heapq.heappop(self._heap)
             heapq.heappush(self._heap, (watch.deadline, next(self._order), watch))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="isrcdb-deadlines", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0][2] is watch:
+                # The thread sleeps until the earliest deadline: it need only be woken for an earlier one (not for
+                # each request, which would cost a thread switch per request).
+                self._cond.notify()
         return watch
 
     def attach(self, watch: _Watch, connection: Any) -> None:
@@ -406,9 +411,9 @@ class Transport:
         # requests' reading of the environment would add ~/.netrc credentials; proxies and the CA bundle are read
         # by _attempt instead (see the module docstring).
         self.session.trust_env = False
-        adapter = _WatchedAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.adapter = _WatchedAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
+        self.session.mount("http://", self.adapter)
+        self.session.mount("https://", self.adapter)
         self.session.headers["User-Agent"] = f"isrcdb/{__version__}"
         self.session.headers["Accept-Encoding"] = ACCEPT_ENCODING
         self.requests_made = 0
@@ -488,8 +493,25 @@ class Transport:
             log.info("%s; retrying in %.2f s", failure, delay)
             self.sleep(delay)
 
-    def _attempt(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """One request and its whole answer, read within the deadline and the size limit."""
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> requests.Response:
+        """One request and its whole answer, read within the deadline and the size limit.
+
+        The request is prepared here and handed to the adapter (the connection pool) directly: what requests'
+        Session adds on the way (merging cookies, hooks and settings, none of which a Spotify request uses) cost as
+        much CPU as the rest of the request, and a sync sends hundreds a second.
+        """
+        prepared = requests.Request(
+            method, url, params=params, data=data, auth=auth, headers={**self.session.headers, **(headers or {})}
+        ).prepare()
         watch = _WATCHDOG.start(self.deadline)
         _current.watch = watch
         raw: requests.Response | None = None
@@ -497,15 +519,12 @@ class Transport:
             started = time.monotonic()
             with self._count_lock:
                 self.requests_made += 1
-            raw = self.session.request(
-                method,
-                url,
-                timeout=attempt_timeouts(*self.timeout, self.deadline),
+            raw = self.adapter.send(
+                prepared,
                 stream=True,
-                allow_redirects=False,
-                proxies=environment_proxies(url),
+                timeout=attempt_timeouts(*self.timeout, self.deadline),
                 verify=environment_ca_bundle(),
-                **kwargs,
+                proxies=environment_proxies(url),
             )
             self._read_body(raw, url, watch)
             if watch.expired:  # cut off while the headers came: what was read looks whole and is not

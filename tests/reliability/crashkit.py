@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from isrcdb.sync import UNSTORED
 from isrcdb.testing.spotify import SpotifyReplica
 
 COMMANDS = ("sync", "import", "lookup", "create")
@@ -468,9 +469,10 @@ def _finish(
         searches = sum(counts.get(code, 0) for code in file_codes)
         report.searches += searches
         report.repeated_searches += searches - len(file_codes)
-        # At most what was in flight when each process died: one code for a lookup, one per worker for a sync.
+        # At most what was in flight when each process died: one code for a lookup; for a sync, what its workers
+        # had searched and not yet committed (at most UNSTORED per worker).
         kills = report.killed - kills_before
-        if searches - len(file_codes) > kills * (concurrency if command == "sync" else 1):
+        if searches - len(file_codes) > kills * (UNSTORED * concurrency if command == "sync" else 1):
             problems.append(f"{searches - len(file_codes)} repeated searches for {kills} kills")
     report.cycles += 1
     report.problems += [f"cycle {report.cycles}, final run: {problem}" for problem in problems]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -37,6 +38,18 @@ def test_stats_count_requests_per_route_isrc_status_and_token(
     assert stats["responses_429"] == 0
     assert stats["in_flight"] == 0
     assert stats["peak_in_flight"] == 1
+
+
+def test_search_span_is_the_time_from_the_first_search_to_the_last(replica: SpotifyReplica, search: Get) -> None:
+    assert replica.stats()["search_span_s"] is None
+    search(FEW_RELEASES)
+    assert replica.stats()["search_span_s"] == 0
+    time.sleep(0.2)
+    search(MANY_RELEASES)
+    span = replica.stats()["search_span_s"]
+    assert 0.2 <= span < 5
+    replica.reset()
+    assert replica.stats()["search_span_s"] is None
 
 
 def test_search_count_accepts_any_spelling(replica: SpotifyReplica, search: Get) -> None:
@@ -94,6 +107,7 @@ def test_reset_stats_zeroes_every_counter(replica: SpotifyReplica, search: Get) 
         "faults_served": 0,
         "peak_in_flight": 0,
         "in_flight": 0,
+        "search_span_s": None,
     }
 
 

@@ -9,6 +9,7 @@ requests cut short by the replica stopping).
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -32,13 +33,19 @@ class Stats:
         self.rate_limited = 0
         self.faults_served = 0
         self.peak_in_flight = self.in_flight
+        self.first_search: float | None = None
+        self.last_search: float | None = None
 
     def begin(self, route: str, isrc: str | None) -> None:
         """A request on ``route`` (about ``isrc``, for searches) has arrived."""
         with self._lock:
             self.requests[route] += 1
-            if isrc is not None and route == "search":
-                self.searches_by_isrc[isrc] += 1
+            if route == "search":
+                if isrc is not None:
+                    self.searches_by_isrc[isrc] += 1
+                self.last_search = time.monotonic()
+                if self.first_search is None:
+                    self.first_search = self.last_search
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
@@ -88,6 +95,10 @@ class Stats:
                 "faults_served": self.faults_served,
                 "peak_in_flight": self.peak_in_flight,
                 "in_flight": self.in_flight,
+                # Seconds from the first search's arrival to the last's: a client's pace as the server saw it.
+                "search_span_s": None
+                if self.first_search is None or self.last_search is None
+                else self.last_search - self.first_search,
             }
 
     def search_count(self, isrc: str) -> int:
