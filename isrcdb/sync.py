@@ -89,7 +89,7 @@ MIN_WINDOW_SLACK = 0.1
 """...and at least this many seconds: a request reaches Spotify a little after it leaves a busy worker."""
 MAX_BATCH = 64
 """The most answers stored in one transaction (group commit)."""
-UNSTORED = 2
+UNSTORED = 4
 """Codes claimed and not yet stored, at most, per worker: a worker goes on to its next code while its last answer
 waits for its batch to be committed. Codes searched and not yet stored are fewer still: that is all a kill loses."""
 PAUSE_POLL = 1.0

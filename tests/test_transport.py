@@ -6,6 +6,9 @@ from __future__ import annotations
 import zlib
 
 import pytest
+import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from isrcdb.errors import BadResponse
 from isrcdb.spotify.auth import (
@@ -20,6 +23,7 @@ from isrcdb.spotify.transport import (
     attempt_timeouts,
     backoff_delay,
     error_message,
+    prepared_get_url,
     retry_after_seconds,
     should_retry,
 )
@@ -221,3 +225,14 @@ def test_expires_in_is_held_to_a_sane_range(expires_in: object, lifetime: float)
 )
 def test_only_a_plain_visible_ascii_token_is_sent(token: object, plain: bool) -> None:
     assert is_plain_token(token) is plain
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    params=st.dictionaries(st.text(min_size=1, max_size=12), st.one_of(st.text(max_size=30), st.integers())),
+    path=st.sampled_from(["/v1/search", "/v1/search/", "/v1/tracks/ä b", "/v1/a%20b"]),
+    host=st.sampled_from(["http://127.0.0.1:8080", "https://api.spotify.com", "HTTPS://API.Spotify.com:443"]),
+)
+def test_a_search_url_is_the_one_requests_would_send(params: dict[str, str | int], path: str, host: str) -> None:
+    url = f"{host}{path}"
+    assert prepared_get_url(url, params) == requests.Request("GET", url, params=params).prepare().url
