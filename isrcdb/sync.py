@@ -36,6 +36,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import contextvars
+import functools
 import math
 import queue
 import signal
@@ -54,7 +55,7 @@ from isrcdb.clock import to_text
 from isrcdb.errors import RateLimited, SpotifyError, UsageError
 from isrcdb.spotify.client import SearchResult, SpotifyClient
 from isrcdb.spotify.pacing import MIN_PAUSE, Storm, Verdict, after_429
-from isrcdb.spotify.transport import Response
+from isrcdb.spotify.transport import Response, when_sent
 
 if TYPE_CHECKING:
     from isrcdb.spotify.parse import Track
@@ -85,8 +86,8 @@ MARGIN = 0.95
 """Once a 429 reveals the limit, pace at this fraction of it."""
 WINDOW_SLACK = 0.01
 """The fraction of a window a request waits beyond the window's end, when the window is full."""
-MIN_WINDOW_SLACK = 0.1
-"""...and at least this many seconds: a request reaches Spotify a little after it leaves a busy worker."""
+MIN_WINDOW_SLACK = 0.05
+"""...and at least this many seconds, with a configured ceiling: a request reaches Spotify a little after it is sent."""
 MAX_BATCH = 64
 """The most answers stored in one transaction (group commit)."""
 UNSTORED = 4
@@ -241,6 +242,16 @@ class RateGovernor:
         bisect.insort(self._sent, slot, self._first)
         return slot
 
+    def sent(self, slot: float) -> None:
+        """The request booked at ``slot`` has just been written to its socket: the window counts it from now (a busy
+        thread may send it a little after its turn), so that the next window opens when Spotify's does."""
+        with self._lock:
+            now = self._clock()
+            index = bisect.bisect_left(self._sent, slot, self._first)
+            if now > slot and index < len(self._sent) and self._sent[index] == slot:
+                del self._sent[index]
+                bisect.insort(self._sent, now, self._first)
+
     def _unreserve(self, slot: float) -> None:
         index = bisect.bisect_left(self._sent, slot, self._first)
         if index < len(self._sent) and self._sent[index] == slot:
@@ -347,7 +358,8 @@ class GovernedClient(SpotifyClient):
         while True:
             sent_at = self.governor.acquire()
             try:
-                response = super().get(path, params)
+                with when_sent(functools.partial(self.governor.sent, sent_at)):
+                    response = super().get(path, params)
             except RateLimited as exc:
                 self.governor.on_429(exc, sent_at)  # then acquire() waits, or raises when halted
             except SpotifyError:
@@ -670,6 +682,7 @@ class _Run:
                 exhausted = False
                 continue
             if not self.outstanding and (exhausted or self.stopping is not None):
+                self._check_stop()  # the last answers may have halted the run: its summary must say so
                 return
             if self.stopping is not None and self.monotonic() - self.stopping > GRACE:
                 return  # requests still in flight are given up; their claims are released

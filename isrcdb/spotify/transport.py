@@ -37,7 +37,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -341,7 +341,20 @@ def _shut_down(watch: _Watch) -> None:
 
 _WATCHDOG = _Watchdog()
 _current = threading.local()
-"""The watch of the attempt this thread is making, for the connection it sends the request on."""
+"""The watch of the attempt this thread is making, for the connection it sends the request on; and what to call
+once a request has left (:func:`when_sent`)."""
+
+
+@contextlib.contextmanager
+def when_sent(callback: Callable[[], None]) -> Iterator[None]:
+    """Call ``callback`` each time a request this thread makes inside has just been sent (written to its socket):
+    a rate limit counts a request from when it arrives, which is later than when it was allowed to go."""
+    previous = getattr(_current, "sent", None)
+    _current.sent = callback
+    try:
+        yield
+    finally:
+        _current.sent = previous
 
 
 def _watched(base: type[Any]) -> type[Any]:
@@ -355,6 +368,9 @@ def _watched(base: type[Any]) -> type[Any]:
             super().request(*args, **kwargs)
             if watch is not None:
                 _WATCHDOG.sent(watch)
+            sent = getattr(_current, "sent", None)
+            if sent is not None:
+                sent()
 
     Watched.__name__ = Watched.__qualname__ = f"Watched{base.__name__}"
     return Watched
