@@ -36,7 +36,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import contextvars
-import functools
 import math
 import queue
 import signal
@@ -252,6 +251,17 @@ class RateGovernor:
                 del self._sent[index]
                 bisect.insort(self._sent, now, self._first)
 
+    def sent_once(self, slot: float) -> Callable[[], None]:
+        """:meth:`sent` for the request booked at ``slot``, the first time it is called only (the transport may send
+        the request again after a failed attempt: that is not another request taken from the budget)."""
+        pending = [slot]
+
+        def sent() -> None:
+            if pending:
+                self.sent(pending.pop())
+
+        return sent
+
     def _unreserve(self, slot: float) -> None:
         index = bisect.bisect_left(self._sent, slot, self._first)
         if index < len(self._sent) and self._sent[index] == slot:
@@ -358,7 +368,7 @@ class GovernedClient(SpotifyClient):
         while True:
             sent_at = self.governor.acquire()
             try:
-                with when_sent(functools.partial(self.governor.sent, sent_at)):
+                with when_sent(self.governor.sent_once(sent_at)):
                     response = super().get(path, params)
             except RateLimited as exc:
                 self.governor.on_429(exc, sent_at)  # then acquire() waits, or raises when halted

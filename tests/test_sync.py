@@ -65,6 +65,20 @@ def test_a_ceiling_allows_a_whole_empty_window_at_once_then_keeps_every_window_t
     assert all(sum(1 for t in sent if start < t <= start + 30) <= 10 for start in sent)
 
 
+def test_the_window_counts_a_request_from_when_it_was_written_to_its_socket() -> None:
+    fake = FakeTime()
+    gov = governor(fake, window=30, ceiling=3)
+    first = [gov.acquire() for _ in range(3)]
+    assert first == [0.0, 0.0, 0.0]
+    fake.now = 0.4  # the third left late: a busy thread, a slow write
+    sent = gov.sent_once(first[2])
+    sent()
+    sent()  # a retried attempt of the same request: still one request
+    nxt = [gov.acquire() for _ in range(3)]
+    # The first two leave the window at 30, the third at 30.4; each next one goes a little after (0.3 s: 1 %).
+    assert nxt == pytest.approx([30.3, 30.3, 30.7])
+
+
 def send(gov: RateGovernor, count: int) -> list[float]:
     return [gov.acquire() for _ in range(count)]
 
