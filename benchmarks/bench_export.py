@@ -1,15 +1,19 @@
 """Benchmark of ``isrcdb export``: wall time and peak memory of a real process over a large synthetic cache.
 
 The cache (1,000,000 codes in full mode, 100,000 with ``--quick``) is :func:`common.build_cache`'s: 80 % of the
-codes found (one in eight of those on three releases), 15 % not found, 5 % pending, with a realistic ``raw_json``.
+codes found (one in eight of those on three releases), 15 % not found, 5 % pending, with a realistic ``raw_json``;
+its names are then made as varied as a real catalogue's (:data:`VARIED_NAMES`): commas, quotes, text that is not
+ASCII, artists' names with a comma or a quote, so that writing them as CSV is measured too.
 
 Each export runs as ``isrcdb export ... --output FILE`` in a process of its own, probed for its own peak resident
 set (see :data:`common.PEAK_PROBE`). The target is a peak under 200 MB whatever the size of the cache: the export
 streams. Baselines: for memory, the peak of ``isrcdb --version`` (the interpreter and isrcdb's imports); for the
 time of CSV, the ``sqlite3`` command-line shell writing ``sqlite3 -csv`` of the same view to a file, run interleaved
-with the export (target: at most 1.5x it; the row says skipped without the shell: ``apt-get install sqlite3``); the
-two files are compared row by row (the values are the same; the form differs, as the row says); for the other
-formats, a bare scan of the same view with no formatting, in this process.
+with the export (target: at most 1.5x it; the row says skipped without the shell: ``apt-get install sqlite3``),
+selecting the export's columns of the same view in the same order; the first two files are compared row by row (the
+values are the same; the form differs, as the row says) and every later file with the first of its kind, so that
+each timed run wrote every row; for the other formats, a bare scan of the same view with no formatting, in this
+process.
 
 Run alone with ``python benchmarks/bench_export.py [--quick | --tiny]``, or through ``benchmarks/run.py``.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import itertools
 import json
 import shutil
@@ -43,6 +48,8 @@ from common import (
     suite_main,
 )
 
+from isrcdb.export import LOOKUP_COLUMNS
+
 TARGET_MB = 200.0
 CSV_RATIO = 1.5  # export --format csv, at most this many times ``sqlite3 -csv`` of the same view
 
@@ -54,6 +61,28 @@ EXPORTS = [
     ("json", [], "SELECT * FROM lookups ORDER BY isrc"),
     ("jsonl --all-matches", ["--all-matches"], "SELECT * FROM lookups l LEFT JOIN matches m ON m.isrc = l.isrc"),
 ]
+
+
+# As a catalogue of popular music has them: one track name in 25 with a comma, one in 200 quoted, one in four not
+# ASCII; one album name in 33 with a comma; one track in 100 with an artist whose name holds a comma, one in 1,000
+# with one whose name holds a quote (escaped in the JSON of the names).
+VARIED_NAMES = [
+    "UPDATE tracks SET name = name || ', Pt. 2' WHERE rowid % 25 = 0",
+    "UPDATE tracks SET name = '\"' || name || '\" (Live)' WHERE rowid % 200 = 1",
+    "UPDATE tracks SET name = name || ' — Don’t Stop' WHERE rowid % 4 = 2",
+    "UPDATE albums SET name = name || ', Vol. 1' WHERE rowid % 33 = 3",
+    "UPDATE tracks SET artist_names = json_insert(artist_names, '$[#]', 'Tyler, The Creator') WHERE rowid % 100 = 4",
+    "UPDATE tracks SET artist_names = json_insert(artist_names, '$[#]', 'The \"Band\"') WHERE rowid % 1000 = 5",
+]
+
+
+def vary_names(database: Path) -> None:
+    """Make the names of the synthetic cache at ``database`` as varied as :data:`VARIED_NAMES` says."""
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        with conn:
+            for statement in VARIED_NAMES:
+                conn.execute(statement)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def scan_seconds(database: Path, sql: str) -> float:
@@ -74,6 +103,7 @@ def run(size: Size = "full") -> list[Result]:
         env = child_env(work, database)
         started = time.perf_counter()
         build_cache(database, count)
+        vary_names(database)
         built = time.perf_counter() - started
         size_mb = database.stat().st_size / 1024 / 1024
         with contextlib.closing(sqlite3.connect(database)) as conn:
@@ -114,14 +144,16 @@ def run(size: Size = "full") -> list[Result]:
     return rows
 
 
-FLOOR_SQL = "SELECT * FROM lookups ORDER BY isrc"
+FLOOR_SQL = f"SELECT {', '.join(LOOKUP_COLUMNS)} FROM lookups ORDER BY isrc"
+"""What ``sqlite3 -csv`` writes: the columns the export writes, of the same view, in the same order."""
 
 
 def csv_against_sqlite3(
     database: Path, env: dict[str, str], args: list[str], output: Path, runs: int, name: str
 ) -> tuple[list[Run], Result]:
     """The CSV export's runs, and its wall-time row against ``sqlite3 -csv -header`` of the same view into a file,
-    run interleaved with it; the first pair of files is compared row by row."""
+    run interleaved with it; the first pair of files is compared row by row, every later file with the first of its
+    kind (so that every timed run wrote the same rows)."""
     shell = shutil.which("sqlite3")
     floor_file = output.with_name("sqlite3.csv")
     floor_cmd = [shell or "sqlite3", "-csv", "-header", "-readonly", "-cmd", f'.output "{floor_file}"']
@@ -129,11 +161,14 @@ def csv_against_sqlite3(
     exports: list[Run] = []
     floors: list[float] = []
     compared = ""
+    digests: dict[Path, str] = {}
     for attempt in range(runs):
         exports.append(run_isrcdb(args, env=env, peak=True).check())
         _check_lines(output, count)
+        _same_as_first(output, digests)
         if shell is not None:
             floors.append(run_process([*floor_cmd, str(database), FLOOR_SQL]).check().seconds)
+            _same_as_first(floor_file, digests)
             if attempt == 0:
                 compared = compare_with_sqlite3_csv(output, floor_file)
             floor_file.unlink()
@@ -193,6 +228,17 @@ def _isrcdb_form(header: list[str]) -> Callable[[list[str]], list[str]]:
         return row
 
     return convert
+
+
+def _same_as_first(path: Path, digests: dict[Path, str]) -> None:
+    """Check that the file at ``path`` holds the bytes it held the first time (``digests``, by path)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    first = digests.setdefault(path, digest.hexdigest())
+    if digest.hexdigest() != first:
+        raise RuntimeError(f"{path.name} differs from what the first run wrote")
 
 
 def _count_rows(database: Path) -> int:

@@ -8,23 +8,38 @@ export knows its columns, so ``stale`` and ``explicit`` are written as booleans 
 With ``all_matches``, JSON and JSON lines give each code a ``matches`` list (every Spotify track it matched,
 canonical first), as ``isrcdb lookup --all-matches`` does; CSV and TSV give one row per code and match, with the
 match's columns prefixed ``match_`` (a code without matches keeps one row, its match columns empty).
+
+CSV and TSV of the lookups from SQLite are built by SQLite itself, one line per row (see :func:`line_batches`):
+a row made into a dict, converted and written by the csv module costs several times what SQLite's own CSV output
+does. The bytes are the same either way.
 """
 
 from __future__ import annotations
 
+import bisect
+import codecs
 import contextlib
+import csv
+import functools
+import io
+import itertools
+import json
+import operator
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from isrcdb.errors import OutputError, UsageError, named
-from isrcdb.output import ExportFormat
+from isrcdb.output import ExportFormat, delimited
 from isrcdb.store import TRACK_FIELDS
 
 if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
     from isrcdb.database.base import Database
 
 LOOKUP_COLUMNS = (
@@ -49,7 +64,8 @@ FLAT_MATCH_COLUMNS = ("match_rank", *(f"match_{column}" for column in MATCH_COLU
 
 BOOLEAN_COLUMNS = frozenset({"stale", "explicit"})
 
-_LOOKUPS_SQL = f"SELECT {', '.join(LOOKUP_COLUMNS)} FROM lookups ORDER BY isrc"
+_LOOKUPS_FROM = f"SELECT {', '.join(LOOKUP_COLUMNS)} FROM lookups"
+_LOOKUPS_SQL = f"{_LOOKUPS_FROM} ORDER BY isrc"
 _MATCHES_SQL = f"SELECT isrc, rank, {', '.join(MATCH_COLUMNS)} FROM matches ORDER BY isrc, rank"
 
 
@@ -99,6 +115,202 @@ def flat_rows(db: Database) -> Iterator[dict[str, Any]]:
             yield {**record, **{f"match_{key}": value for key, value in match.items()}}
 
 
+# --- CSV and TSV lines built by SQLite -----------------------------------------------------------------------------
+#
+# SQLite builds every line (printf) with its values separated by _SEPARATOR and gives it as bytes, the UTF-8 it
+# holds: never decoded into str nor encoded again. _SEPARATOR and _MARK are bytes that UTF-8 text never holds, so
+# no value can be taken for them. A batch of lines holding none of the bytes that need a look (_looked_for) is
+# written as it is, separators made delimiters; otherwise only the lines holding one are looked at (_batch_text).
+
+_SEPARATOR = b"\xff"
+"""Between the values of a line SQLite builds."""
+
+_MARK = b"\xfe"
+"""What a value becomes in a line that cannot carry it as the csv module would write it: its row is read again and
+converted in Python."""
+
+_LINE_FIELDS = len(LOOKUP_COLUMNS)
+_ARTISTS = LOOKUP_COLUMNS.index("artists")
+_QUOTE, _LINE_FEED, _RETURN, _BACKSLASH, _MARKED = b'"\n\r\\' + _MARK
+
+# Text from Spotify (and the reasons of failures, which may quote a server): it may hold U+0000, where printf's %s
+# would stop. isrcdb writes the other columns itself: codes, statuses and timestamps (text without U+0000), counts
+# and durations (integers), the artists' JSON (escaped).
+_FOREIGN_TEXT = frozenset({"spotify_id", "name", "album", "album_type", "release_date", "spotify_url", "last_error"})
+
+_MARK_SQL = f"CAST(X'{_MARK.hex()}' AS TEXT)"
+
+
+def _line_value(column: str) -> str:
+    """SQL for ``column`` in a line: the text :func:`isrcdb.output.delimited` would be given for it, or
+    :data:`_MARK`. printf writes ``NULL`` as nothing, an integer in decimal, text as it is."""
+    if column in BOOLEAN_COLUMNS:
+        return (
+            f"CASE {column} WHEN 0 THEN 'false' WHEN 1 THEN 'true' "
+            f"ELSE CASE WHEN {column} IS NULL THEN NULL ELSE {_MARK_SQL} END END"
+        )
+    if column == "artists":
+        # isrcdb writes the names as a compact JSON array (["A","B"]): without a backslash (an escaped quote, a
+        # control character...) they are the text between the first '["' and the last '"]', joined by '","'. A
+        # backslash or a quote left in the field, as other JSON leaves, has the row read again (_batch_text);
+        # only text that starts with '["' without being JSON would pass.
+        return (
+            "CASE WHEN artists >= '[\"' AND artists < '[#' "
+            "THEN replace(substr(artists, 3, length(artists) - 4), '\",\"', '; ') "
+            f"WHEN artists IS NULL OR artists = '[]' THEN NULL ELSE {_MARK_SQL} END"
+        )
+    if column in _FOREIGN_TEXT:
+        return f"CASE WHEN instr({column}, char(0)) THEN {_MARK_SQL} ELSE {column} END"
+    return column
+
+
+def _printf(columns: Sequence[str | None]) -> str:
+    """SQL for the line of ``columns`` (``None``: a value left empty)."""
+    template = _SEPARATOR.join(b"" if column is None else b"%s" for column in columns)
+    values = ", ".join(_line_value(column) for column in columns if column is not None)
+    return f"printf(CAST(X'{template.hex()}' AS TEXT), {values})"
+
+
+# A code without a match has NULL in every track column (see docs/schema.md): its line leaves them empty unread.
+_LINES_SQL = (
+    "SELECT CAST(CASE WHEN spotify_id IS NULL "
+    f"THEN {_printf([None if column in TRACK_FIELDS else column for column in LOOKUP_COLUMNS])} "
+    f"ELSE {_printf(LOOKUP_COLUMNS)} END AS BLOB) FROM lookups ORDER BY isrc"
+)
+
+LINE_BATCH = 2000
+"""Rows read and checked at a time: about half a megabyte of text."""
+
+_FIRST = operator.itemgetter(0)
+
+
+def _header(delimiter: str) -> str:
+    return delimiter.join(LOOKUP_COLUMNS) + "\n"
+
+
+def _builds_lines(db: Database) -> bool:
+    """Whether SQLite can build the lines of ``db``: its text is UTF-8 (the encoding isrcdb creates databases in)."""
+    if db.dialect != "sqlite":
+        return False
+    row = db.one("PRAGMA encoding")
+    return row is not None and row[0] == "UTF-8"
+
+
+def line_batches(db: Database, delimiter: str) -> Generator[tuple[bytes, int], None, None]:
+    """The lines of the lookups in CSV (``delimiter`` ``","``) or TSV (``"\\t"``) without the header, in UTF-8, as
+    batches with how many rows each holds: the text :func:`isrcdb.output.delimited` writes for
+    :func:`iter_lookups`' rows. SQLite only (see :func:`_builds_lines`)."""
+    looked_for = _looked_for(delimiter)
+    cursor = db.execute(_LINES_SQL)
+    try:
+        while batch := cursor.fetchmany(LINE_BATCH):
+            lines: list[bytes] = list(map(_FIRST, batch))
+            yield _batch_text(db, lines, delimiter, looked_for), len(lines)
+    finally:
+        cursor.close()
+
+
+@functools.cache
+def _looked_for(delimiter: str) -> tuple[int, ...]:
+    """The bytes that make a line more than its values joined by delimiters: the characters this Python's csv
+    module quotes, written as :func:`isrcdb.output.delimited` writes (the delimiter, the quote, the line feed, and
+    the carriage return from Python 3.12 on, not in 3.11); the backslash (SQLite leaves one in an artist's name
+    that its JSON escaped); :data:`_MARK`."""
+    lines: list[str] = []
+    csv.writer(SimpleNamespace(write=lines.append), lineterminator="\n").writerow(["a\rb", ""])
+    returns = (_RETURN,) if lines[0].startswith('"') else ()
+    return (ord(delimiter), _QUOTE, _LINE_FEED, *returns, _BACKSLASH, _MARKED)
+
+
+def _batch_text(db: Database, lines: list[bytes], delimiter: str, looked_for: tuple[int, ...]) -> bytes:
+    """``lines`` as :func:`line_batches` gives them: separators made delimiters, after a look at the lines holding
+    a byte ``looked_for``:
+
+    * a line with a marked value, or artists that SQLite could not write (a quote or backslash left in them), is
+      read again and converted as :func:`iter_lookups` converts;
+    * another has its values quoted as the csv module quotes them (a backslash elsewhere is a value's own).
+    """
+    joined = b"".join(lines)
+    if any(byte in joined for byte in looked_for):
+        quoted = looked_for[:-2]  # not the backslash nor the mark
+        again: list[int] = []  # the lines to read again
+        for index in sorted(_lines_holding(joined, lines, looked_for)):
+            line = lines[index]
+            if _MARKED in line or not _artists_written(line):
+                again.append(index)
+            else:
+                lines[index] = _quoted(line, quoted)
+        if again:
+            rows = _read_again(db, [_isrc_of(lines[index]) for index in again], delimiter)
+            for index, row in zip(again, rows, strict=True):
+                lines[index] = row.removesuffix(b"\n")  # ended again below
+    # The rows read again, in UTF-8, hold no separator.
+    return b"\n".join([*lines, b""]).replace(_SEPARATOR, delimiter.encode())
+
+
+def _lines_holding(joined: bytes, lines: list[bytes], looked_for: tuple[int, ...]) -> set[int]:
+    """The indexes of the ``lines`` (``joined``) that hold a byte ``looked_for``: one search per byte in the whole
+    batch, and one more per line found."""
+    ends = list(itertools.accumulate(map(len, lines)))
+    found: set[int] = set()
+    for byte in looked_for:
+        position = joined.find(byte)
+        while position >= 0:
+            index = bisect.bisect_right(ends, position)
+            found.add(index)
+            position = joined.find(byte, ends[index])
+    return found
+
+
+def _artists_written(line: bytes) -> bool:
+    """Whether SQLite wrote the artists of ``line``: no quote or backslash left in them."""
+    if _QUOTE not in line and _BACKSLASH not in line:
+        return True
+    artists = line.split(_SEPARATOR)[_ARTISTS]
+    return _QUOTE not in artists and _BACKSLASH not in artists
+
+
+def _quoted(line: bytes, quoted: tuple[int, ...]) -> bytes:
+    """``line`` with each value that holds one of the ``quoted`` bytes in quotes, its own quotes doubled: the csv
+    module's minimal quoting."""
+    spans: list[tuple[int, int]] = []  # where those values start and end
+    for byte in quoted:
+        if byte in line:
+            position = line.find(byte)
+            while position >= 0:
+                end = line.find(_SEPARATOR, position)
+                end = len(line) if end < 0 else end
+                spans.append((line.rfind(_SEPARATOR, 0, position) + 1, end))
+                position = line.find(byte, end)
+    pieces: list[bytes] = []
+    written = 0
+    for start, end in sorted(set(spans)):
+        pieces += (line[written:start], b'"', line[start:end].replace(b'"', b'""'), b'"')
+        written = end
+    pieces.append(line[written:])
+    return b"".join(pieces)
+
+
+def _isrc_of(line: bytes) -> str:
+    """The ISRC of a line SQLite built: its first value, which isrcdb writes (twelve letters and digits)."""
+    return line.partition(_SEPARATOR)[0].decode()
+
+
+def _read_again(db: Database, isrcs: list[str], delimiter: str) -> list[bytes]:
+    """The rows of ``isrcs`` (in order), each written by :func:`isrcdb.output.delimited` as the export of
+    :func:`iter_lookups`' rows writes it."""
+    from isrcdb.query import row_converter
+
+    convert = row_converter(LOOKUP_COLUMNS, booleans=BOOLEAN_COLUMNS, blobs=False)
+    rows = db.all(
+        f"{_LOOKUPS_FROM} WHERE isrc IN (SELECT value FROM json_each(:isrcs)) ORDER BY isrc",
+        {"isrcs": json.dumps(isrcs)},
+    )
+    texts = list(delimited(map(convert, rows), delimiter, LOOKUP_COLUMNS))
+    texts[0] = texts[0].removeprefix(_header(delimiter))  # delimited writes the header with the first row
+    return [text.encode() for text in texts]
+
+
 def columns(fmt: ExportFormat, *, all_matches: bool) -> list[str]:
     """The columns (CSV/TSV header) of an export."""
     if all_matches and fmt in (ExportFormat.csv, ExportFormat.tsv):
@@ -121,13 +333,25 @@ def _counted(rows: Iterable[dict[str, Any]], summary: Summary) -> Iterator[dict[
 
 
 def write_export(
-    db: Database, stream: TextIO, fmt: ExportFormat = ExportFormat.csv, *, all_matches: bool = False
+    db: Database,
+    stream: TextIO,
+    fmt: ExportFormat = ExportFormat.csv,
+    *,
+    all_matches: bool = False,
+    binary: BinaryIO | None = None,
 ) -> Summary:
-    """Write the whole cache to ``stream``, in one read transaction; returns how many rows were written."""
+    """Write the whole cache to ``stream``, in one read transaction; returns how many rows were written.
+
+    ``binary``: the byte stream under ``stream``, when text written to ``stream`` reaches it as UTF-8 with its line
+    feeds unchanged; CSV and TSV from SQLite are then written to it as SQLite gives them (see :func:`line_batches`).
+    """
     from isrcdb.output import Format, write_rows
 
     summary = Summary()
     with db.snapshot():  # one snapshot for both scans, even while another process writes
+        if not all_matches and fmt in (ExportFormat.csv, ExportFormat.tsv) and _builds_lines(db):
+            summary.rows = _write_lines(db, stream, binary, "," if fmt is ExportFormat.csv else "\t")
+            return summary
         if not all_matches:
             rows: Iterator[dict[str, Any]] = iter_lookups(db)
         elif fmt in (ExportFormat.csv, ExportFormat.tsv):
@@ -136,6 +360,61 @@ def write_export(
             rows = nested_rows(db)
         write_rows(_counted(rows, summary), Format(fmt.value), stream, columns(fmt, all_matches=all_matches))
     return summary
+
+
+def _write_lines(db: Database, stream: TextIO, binary: BinaryIO | None, delimiter: str) -> int:
+    """Write the header and :func:`line_batches` to ``binary`` (after what was written to ``stream``), or decoded to
+    ``stream``; returns how many rows were written."""
+    stream.flush()
+    write: Callable[[bytes], object] = binary.write if binary is not None else lambda text: stream.write(text.decode())
+    header = _header(delimiter).encode()
+    rows = 0
+    batches = line_batches(db, delimiter)
+    try:
+        for text, count in batches:
+            # The header goes out with the first rows, as the csv module writes it: a read that fails first writes
+            # nothing.
+            write(text if rows else header + text)
+            rows += count
+    finally:
+        batches.close()  # when the output fails half-way: the cursor is closed now, while its database is open
+    if not rows:
+        write(header)
+    if binary is not None:
+        binary.flush()
+    stream.flush()
+    return rows
+
+
+def _utf8_bytes(stream: TextIO) -> BinaryIO | None:
+    """The byte stream under ``stream`` (standard output) when text written to it reaches it as UTF-8 with its line
+    feeds unchanged (a text stream Python opened translates them only to the system's line ending)."""
+    if not isinstance(stream, io.TextIOWrapper) or os.linesep != "\n":
+        return None
+    return stream.buffer if codecs.lookup(stream.encoding).name == "utf-8" else None
+
+
+WRITEBACK_BYTES = 4 * 1024 * 1024
+"""How much an export writes before the kernel is asked to start writing it to disk."""
+
+
+class _WrittenBack(io.FileIO):
+    """A file the kernel starts writing to disk every :data:`WRITEBACK_BYTES`, while more is written, so that the
+    fsync that completes it waits for the last pages only, not for a whole large file at once (where
+    ``posix_fadvise`` exists: Linux starts the writing back of the range given ``POSIX_FADV_DONTNEED``)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(fd, "w")
+        self._written = 0
+        self._started = 0  # how far writing back was asked for
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        count = super().write(data)
+        self._written += count
+        if self._written - self._started >= WRITEBACK_BYTES and hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(self.fileno(), self._started, self._written - self._started, os.POSIX_FADV_DONTNEED)
+            self._started = self._written
+        return count
 
 
 @contextlib.contextmanager
@@ -156,7 +435,7 @@ def atomic_file(path: Path) -> Iterator[TextIO]:
     try:
         with contextlib.suppress(FileNotFoundError):
             os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with io.TextIOWrapper(io.BufferedWriter(_WrittenBack(fd)), encoding="utf-8", newline="") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -254,8 +533,10 @@ def export(
 
     with open_readonly(database) as db, db.guard():
         if output is None:
-            return write_export(db, stdout or sys.stdout, fmt, all_matches=all_matches)
+            stream = stdout or sys.stdout
+            return write_export(db, stream, fmt, all_matches=all_matches, binary=_utf8_bytes(stream))
         with output_file(output, database if isinstance(database, Path) else None) as handle:
-            summary = write_export(db, handle, fmt, all_matches=all_matches)
+            # Opened by output_file: UTF-8, no line ending translated.
+            summary = write_export(db, handle, fmt, all_matches=all_matches, binary=handle.buffer)
         summary.path = output
         return summary

@@ -6,18 +6,20 @@ import contextlib
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks.common import build_cache
+from benchmarks.common import build_cache, code_of
 from isrcdb import export
 from isrcdb.database import open_readonly
 from isrcdb.database.base import Database
 from isrcdb.errors import DatabaseError
 from isrcdb.export import LOOKUP_COLUMNS, ExportFormat, atomic_file
+from isrcdb.output import Format, write_rows
+from tests import dbtools
 from tests.conftest import Cli, replica_environment
 from tests.dbtools import copy_cache
 
@@ -108,6 +110,153 @@ def test_export_agrees_with_lookup(cli: Cli, cache: Path) -> None:
         assert {key: row[key] for key in answer if key in row} == {key: answer[key] for key in answer if key in row}
 
 
+# --- every value as the csv module writes it -----------------------------------------------------------------------
+#
+# From SQLite, CSV and TSV lines are built by SQLite (export.line_batches); they must be the bytes isrcdb.output
+# writes for the rows of export.iter_lookups, whatever the values: the reference below, on the SQLite cache.
+
+EDGE_CODES = 40  # codes of a synthetic cache: 1-3 and 21-23 not found, 20 and 40 pending, the others found
+
+
+def python_written(location: Path | str, fmt: ExportFormat, *, all_matches: bool = False) -> bytes:
+    """The export of ``location`` as isrcdb.output writes the rows of export.iter_lookups (or flat_rows)."""
+    stream = io.StringIO()
+    with open_readonly(location) as db, db.snapshot():
+        rows = export.flat_rows(db) if all_matches else export.iter_lookups(db)
+        write_rows(rows, Format(fmt.value), stream, export.columns(fmt, all_matches=all_matches))
+    return stream.getvalue().encode("utf-8")
+
+
+def exported(cli: Cli, workdir: Path, fmt: str, *extra: str) -> bytes:
+    """The bytes ``isrcdb export`` writes to a file."""
+    result = cli("export", "--format", fmt, *extra, "--output", "out")
+    assert result.exit_code == 0, result.stderr
+    return (workdir / "out").read_bytes()
+
+
+# Values both stores hold: what the csv module quotes (delimiters, quotes, line breaks), what it does not, text
+# that is not ASCII, names holding "; ", artists' JSON with escapes, the separator of SQLite's lines in a value.
+EDGE_NAMES = {
+    4: "Hello, Goodbye",
+    5: 'The "Heroes"',
+    6: "Line\nBreak",
+    7: "Carriage\rReturn",
+    8: "Tab\there",
+    13: "Élodie — 夜 🎵",
+    14: "AC\\DC",
+    19: 'ends with a quote"',
+    27: '"Heroes", live',
+}
+EDGE_ARTISTS = {
+    9: ["One; Two", "Three"],
+    10: ['Say "Hi"', "Back\\slash"],
+    11: ["Tyler, The Creator"],
+    12: [],
+    13: ["Sigur Rós", "Björk"],
+    16: ["Tab\tin a name"],
+}
+EDGE_ALBUMS = {15: "Sep\x1farated", 16: "Also\x1fseparated", 39: "Last\x1fone", 17: 'A, B and "C"'}
+EDGE_ERRORS = {1: "timeout\x1fwhile reading", 2: 'HTTP 500: "Internal", retry later', 3: "two\nlines"}
+
+
+def edit_edges(location: Path | str) -> None:
+    """Put :data:`EDGE_NAMES` and the others in the synthetic cache at ``location``."""
+    for n, name in EDGE_NAMES.items():
+        dbtools.execute(location, "UPDATE tracks SET name = ? WHERE id = ?", name, f"tr{n}_0")
+    for n, names in EDGE_ARTISTS.items():
+        text = json.dumps(names, ensure_ascii=False, separators=(",", ":"))
+        dbtools.execute(location, "UPDATE tracks SET artist_names = ? WHERE id = ?", text, f"tr{n}_0")
+    for n, album in EDGE_ALBUMS.items():
+        dbtools.execute(location, "UPDATE albums SET name = ? WHERE id = ?", album, f"al{n}_0")
+    for n, error in EDGE_ERRORS.items():
+        dbtools.execute(location, "UPDATE isrcs SET last_error = ? WHERE isrc = ?", error, code_of(n))
+    # JSON isrcdb does not write itself, but valid: spaced, not only names.
+    dbtools.execute(location, "UPDATE tracks SET artist_names = ? WHERE id = 'tr18_0'", '["Spaced", "Out"]')
+    dbtools.execute(location, "UPDATE tracks SET artist_names = ? WHERE id = 'tr24_0'", "[1,2.5,null,true]")
+    dbtools.execute(location, "UPDATE tracks SET explicit = NULL, duration_ms = NULL WHERE id = 'tr25_0'")
+    dbtools.execute(location, "UPDATE isrcs SET expires_at = '2001-01-01T00:00:00Z' WHERE isrc = ?", code_of(23))
+
+
+@pytest.fixture
+def edge_source(tmp_path: Path) -> Path:
+    """A synthetic SQLite cache holding the edge values."""
+    source = tmp_path / "edges.sqlite3"
+    build_cache(source, EDGE_CODES)
+    edit_edges(source)
+    return source
+
+
+@pytest.fixture
+def edge_cache(edge_source: Path, db_path: Path | str) -> Path | str:
+    """The edge values in the test's store (SQLite or PostgreSQL)."""
+    copy_cache(edge_source, db_path)
+    return db_path
+
+
+@pytest.mark.parametrize("batch", [3, export.LINE_BATCH])
+@pytest.mark.parametrize("fmt", [ExportFormat.csv, ExportFormat.tsv])
+def test_csv_and_tsv_write_every_value_as_the_csv_module_does(
+    cli: Cli,
+    edge_source: Path,
+    edge_cache: Path | str,
+    workdir: Path,
+    fmt: ExportFormat,
+    batch: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(export, "LINE_BATCH", batch)  # batches of 3: lines read again at every place in a batch
+    assert exported(cli, workdir, fmt.value) == python_written(edge_source, fmt)
+
+
+def test_the_edge_values_come_back_from_the_csv_file(cli: Cli, edge_cache: Path | str, workdir: Path) -> None:
+    with io.StringIO(exported(cli, workdir, "csv").decode("utf-8"), newline="") as text:
+        rows = {row["isrc"]: row for row in csv.DictReader(text)}
+    # Python 3.11's csv module does not quote a carriage return, which its reader then takes for a line break.
+    names = {n: name for n, name in EDGE_NAMES.items() if "\r" not in name}
+    assert {n: rows[code_of(n)]["name"] for n in names} == names
+    assert {n: rows[code_of(n)]["artists"] for n in EDGE_ARTISTS} == {
+        n: "; ".join(names) for n, names in EDGE_ARTISTS.items()
+    }
+    assert {n: rows[code_of(n)]["album"] for n in EDGE_ALBUMS} == EDGE_ALBUMS
+    assert {n: rows[code_of(n)]["last_error"] for n in EDGE_ERRORS} == EDGE_ERRORS
+    assert [rows[code_of(n)]["artists"] for n in (18, 24)] == ["Spaced; Out", "1; 2.5; ; true"]
+    no_flags = rows[code_of(25)]
+    assert [no_flags[key] for key in ("status", "explicit", "duration_ms", "stale")] == ["found", "", "", "false"]
+    assert [rows[code_of(n)]["stale"] for n in (23, 20)] == ["true", "true"]  # expired; pending
+
+
+def test_csv_with_all_matches_repeats_the_lookups_columns_of_the_csv(
+    cli: Cli, edge_source: Path, edge_cache: Path | str, workdir: Path
+) -> None:
+    flat = exported(cli, workdir, "csv", "--all-matches")
+    assert flat == python_written(edge_source, ExportFormat.csv, all_matches=True)
+
+    def rows(written: bytes) -> list[list[str]]:  # a carriage return kept whole (see the test above)
+        with io.StringIO(written.decode("utf-8").replace("\r", "\u240d"), newline="") as text:
+            return list(csv.reader(text))
+
+    lookups = {row[0]: row for row in rows(exported(cli, workdir, "csv"))}
+    for row in rows(flat):
+        assert row[: len(LOOKUP_COLUMNS)] == lookups[row[0]]
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("fmt", [ExportFormat.csv, ExportFormat.tsv])
+def test_values_only_sqlite_can_hold_are_written_as_the_csv_module_does(
+    cli: Cli, edge_cache: Path, workdir: Path, fmt: ExportFormat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # U+0000 (where SQLite's printf would stop), a boolean neither 0 nor 1, artists that are not JSON.
+    dbtools.execute(edge_cache, "UPDATE tracks SET name = 'nul' || char(0) || 'inside' WHERE id = 'tr31_0'")
+    dbtools.execute(edge_cache, "UPDATE albums SET album_type = char(0) WHERE id = 'al32_0'")
+    dbtools.execute(edge_cache, "UPDATE isrcs SET last_error = 'a' || char(0) WHERE isrc = ?", code_of(26))
+    dbtools.execute(edge_cache, "UPDATE tracks SET explicit = 2 WHERE id = 'tr33_0'")
+    dbtools.execute(edge_cache, "UPDATE tracks SET artist_names = 'not JSON' WHERE id = 'tr35_0'")
+    monkeypatch.setattr(export, "LINE_BATCH", 4)
+    written = exported(cli, workdir, fmt.value)
+    assert written == python_written(edge_cache, fmt)
+    assert b"nul\x00inside" in written
+
+
 # --- all matches ---------------------------------------------------------------------------------------------------
 
 
@@ -155,17 +304,24 @@ def test_output_dash_is_standard_output(cli: Cli, cache: Path) -> None:
 
 @contextlib.contextmanager
 def failing_after(count: int) -> Iterator[None]:
-    """Make the export fail with an SQLite error after ``count`` rows."""
-    real = export.iter_lookups
+    """Make the export fail with a database error once it has read ``count`` rows (CSV and TSV from SQLite are read
+    a batch of lines at a time: they fail after the batch that holds that row, or after the last batch)."""
 
-    def rows(database: Database) -> Iterator[dict[str, Any]]:
-        for number, row in enumerate(real(database)):
-            if number == count:
-                raise DatabaseError(f"database error in {database.location}: disk I/O error")
-            yield row
+    def failing(source: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+        def rows(database: Database, *args: Any) -> Iterator[Any]:
+            read = 0
+            for item in source(database, *args):
+                yield item
+                read += item[1] if isinstance(item, tuple) else 1  # line_batches gives (text, rows)
+                if read >= count:
+                    break
+            raise DatabaseError(f"database error in {database.location}: disk I/O error")
+
+        return rows
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(export, "iter_lookups", rows)
+        patch.setattr(export, "iter_lookups", failing(export.iter_lookups))
+        patch.setattr(export, "line_batches", failing(export.line_batches))
         yield
 
 
