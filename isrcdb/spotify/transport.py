@@ -440,9 +440,9 @@ class Transport:
         # requests' reading of the environment would add ~/.netrc credentials; proxies and the CA bundle are read
         # by _attempt instead (see the module docstring).
         self.session.trust_env = False
-        self.adapter = _WatchedAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
-        self.session.mount("http://", self.adapter)
-        self.session.mount("https://", self.adapter)
+        adapter = _WatchedAdapter(pool_connections=2, pool_maxsize=max(pool_size, 1), max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = f"isrcdb/{__version__}"
         self.session.headers["Accept-Encoding"] = ACCEPT_ENCODING
         self.requests_made = 0
@@ -534,9 +534,10 @@ class Transport:
     ) -> requests.Response:
         """One request and its whole answer, read within the deadline and the size limit.
 
-        The request is prepared here and handed to the adapter (the connection pool) directly: what requests'
-        Session adds on the way (merging cookies, hooks and settings, none of which a Spotify request uses) cost as
-        much CPU as the rest of the request, and a sync sends hundreds a second.
+        The request is prepared here and handed to the session's adapter for its URL (the connection pool, or one
+        mounted in its place) directly: what requests' Session adds on the way (merging cookies, hooks and
+        settings, none of which a Spotify request uses) cost as much CPU as the rest of the request, and a sync
+        sends hundreds a second.
         """
         merged = {**self.session.headers, **(headers or {})}
         if method == "GET" and data is None and auth is None and "?" not in url and "#" not in url:
@@ -555,7 +556,7 @@ class Transport:
             started = time.monotonic()
             with self._count_lock:
                 self.requests_made += 1
-            raw = self.adapter.send(
+            raw = self.session.get_adapter(prepared.url or url).send(
                 prepared,
                 stream=True,
                 timeout=attempt_timeouts(*self.timeout, self.deadline),
