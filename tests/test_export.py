@@ -257,6 +257,25 @@ def test_values_only_sqlite_can_hold_are_written_as_the_csv_module_does(
     assert b"nul\x00inside" in written
 
 
+@pytest.mark.parametrize("fmt", [ExportFormat.csv, ExportFormat.tsv])
+def test_every_stream_gets_the_same_bytes(
+    cli: Cli, edge_cache: Path | str, workdir: Path, fmt: ExportFormat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export, "LINE_BATCH", 3)
+    written = exported(cli, workdir, fmt.value)
+    assert cli("export", "--format", fmt.value).stdout_bytes == written  # standard output
+    text = io.StringIO()  # a text stream with no bytes under it
+    with open_readonly(edge_cache) as db:
+        summary = export.write_export(db, text, fmt)
+    assert (text.getvalue().encode("utf-8"), summary.rows) == (written, EDGE_CODES)
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_builds_the_lines_of_an_isrcdb_cache(edge_cache: Path) -> None:
+    with open_readonly(edge_cache) as db:
+        assert export._builds_lines(db)
+
+
 # --- all matches ---------------------------------------------------------------------------------------------------
 
 
