@@ -10,10 +10,10 @@ set (see :data:`common.PEAK_PROBE`). The target is a peak under 200 MB whatever 
 streams. Baselines: for memory, the peak of ``isrcdb --version`` (the interpreter and isrcdb's imports); for the
 time of CSV, the ``sqlite3`` command-line shell writing ``sqlite3 -csv`` of the same view to a file, run interleaved
 with the export (target: at most 1.5x it; the row says skipped without the shell: ``apt-get install sqlite3``),
-selecting the export's columns of the same view in the same order; the first two files are compared row by row (the
-values are the same; the form differs, as the row says) and every later file with the first of its kind, so that
-each timed run wrote every row; for the other formats, a bare scan of the same view with no formatting, in this
-process.
+selecting the export's columns of the same view in the same order; the first pair of files is compared row by row
+(the values are the same; the form differs, as the row says) and every later file with the first of its kind, so
+that each timed run wrote every row; for the other formats, a bare scan of the same view with no formatting, in
+this process.
 
 Run alone with ``python benchmarks/bench_export.py [--quick | --tiny]``, or through ``benchmarks/run.py``.
 """

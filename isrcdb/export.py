@@ -16,13 +16,11 @@ does. The bytes are the same either way.
 
 from __future__ import annotations
 
-import bisect
 import codecs
 import contextlib
 import csv
 import functools
 import io
-import itertools
 import json
 import operator
 import os
@@ -38,8 +36,6 @@ from isrcdb.output import ExportFormat, delimited
 from isrcdb.store import TRACK_FIELDS
 
 if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer
-
     from isrcdb.database.base import Database
 
 LOOKUP_COLUMNS = (
@@ -117,10 +113,15 @@ def flat_rows(db: Database) -> Iterator[dict[str, Any]]:
 
 # --- CSV and TSV lines built by SQLite -----------------------------------------------------------------------------
 #
-# SQLite builds every line (printf) with its values separated by _SEPARATOR and gives it as bytes, the UTF-8 it
-# holds: never decoded into str nor encoded again. _SEPARATOR and _MARK are bytes that UTF-8 text never holds, so
-# no value can be taken for them. A batch of lines holding none of the bytes that need a look (_looked_for) is
-# written as it is, separators made delimiters; otherwise only the lines holding one are looked at (_batch_text).
+# SQLite builds every line (printf), its values separated by _SEPARATOR and ended by _LINE_END, and gives it as
+# bytes, the UTF-8 it holds: never decoded into str nor encoded again. _SEPARATOR, _LINE_END and _MARK are bytes
+# that UTF-8 text never holds, so no value can be taken for them. In a batch of lines, only those holding a byte
+# that needs a look (_looked_for) are looked at (_batch_text); the others are written as they are, separators made
+# delimiters and line ends line feeds.
+#
+# The lines are what the csv module writes for every value isrcdb stores. A cache edited by hand could hold values
+# SQLite writes otherwise, which are not looked for: a BLOB, a real number in an integer column, artists' text that
+# starts like a JSON array without being JSON.
 
 _SEPARATOR = b"\xff"
 """Between the values of a line SQLite builds."""
@@ -129,13 +130,15 @@ _MARK = b"\xfe"
 """What a value becomes in a line that cannot carry it as the csv module would write it: its row is read again and
 converted in Python."""
 
-_LINE_FIELDS = len(LOOKUP_COLUMNS)
+_LINE_END = b"\xfd"
+"""What ends a line SQLite builds."""
+
 _ARTISTS = LOOKUP_COLUMNS.index("artists")
 _QUOTE, _LINE_FEED, _RETURN, _BACKSLASH, _MARKED = b'"\n\r\\' + _MARK
 
-# Text from Spotify (and the reasons of failures, which may quote a server): it may hold U+0000, where printf's %s
-# would stop. isrcdb writes the other columns itself: codes, statuses and timestamps (text without U+0000), counts
-# and durations (integers), the artists' JSON (escaped).
+# Text from Spotify (and the reasons of failures, which may quote a server) may hold U+0000, where printf's %s would
+# stop: such a value is marked. isrcdb writes the other columns itself: codes, statuses and timestamps (text without
+# U+0000), counts and durations (integers), the artists' JSON (escaped).
 _FOREIGN_TEXT = frozenset({"spotify_id", "name", "album", "album_type", "release_date", "spotify_url", "last_error"})
 
 _MARK_SQL = f"CAST(X'{_MARK.hex()}' AS TEXT)"
@@ -165,18 +168,20 @@ def _line_value(column: str) -> str:
 
 
 def _printf(columns: Sequence[str | None]) -> str:
-    """SQL for the line of ``columns`` (``None``: a value left empty)."""
-    template = _SEPARATOR.join(b"" if column is None else b"%s" for column in columns)
+    """SQL for the line of ``columns`` (``None``: a value left empty), ended by :data:`_LINE_END`."""
+    template = _SEPARATOR.join(b"" if column is None else b"%s" for column in columns) + _LINE_END
     values = ", ".join(_line_value(column) for column in columns if column is not None)
     return f"printf(CAST(X'{template.hex()}' AS TEXT), {values})"
 
 
 # A code without a match has NULL in every track column (see docs/schema.md): its line leaves them empty unread.
-_LINES_SQL = (
-    "SELECT CAST(CASE WHEN spotify_id IS NULL "
+_LINE = (
+    "CASE WHEN spotify_id IS NULL "
     f"THEN {_printf([None if column in TRACK_FIELDS else column for column in LOOKUP_COLUMNS])} "
-    f"ELSE {_printf(LOOKUP_COLUMNS)} END AS BLOB) FROM lookups ORDER BY isrc"
+    f"ELSE {_printf(LOOKUP_COLUMNS)} END"
 )
+
+_LINES_SQL = f"SELECT CAST({_LINE} AS BLOB) FROM lookups ORDER BY isrc"
 
 LINE_BATCH = 2000
 """Rows read and checked at a time: about half a megabyte of text."""
@@ -204,8 +209,7 @@ def line_batches(db: Database, delimiter: str) -> Generator[tuple[bytes, int], N
     cursor = db.execute(_LINES_SQL)
     try:
         while batch := cursor.fetchmany(LINE_BATCH):
-            lines: list[bytes] = list(map(_FIRST, batch))
-            yield _batch_text(db, lines, delimiter, looked_for), len(lines)
+            yield _batch_text(db, b"".join(map(_FIRST, batch)), delimiter, looked_for), len(batch)
     finally:
         cursor.close()
 
@@ -222,44 +226,50 @@ def _looked_for(delimiter: str) -> tuple[int, ...]:
     return (ord(delimiter), _QUOTE, _LINE_FEED, *returns, _BACKSLASH, _MARKED)
 
 
-def _batch_text(db: Database, lines: list[bytes], delimiter: str, looked_for: tuple[int, ...]) -> bytes:
-    """``lines`` as :func:`line_batches` gives them: separators made delimiters, after a look at the lines holding
-    a byte ``looked_for``:
+def _batch_text(db: Database, text: bytes, delimiter: str, looked_for: tuple[int, ...]) -> bytes:
+    """A batch of lines (``text``) as :func:`line_batches` gives it: separators made delimiters, line ends line
+    feeds, after a look at the lines holding a byte ``looked_for``:
 
     * a line with a marked value, or artists that SQLite could not write (a quote or backslash left in them), is
       read again and converted as :func:`iter_lookups` converts;
     * another has its values quoted as the csv module quotes them (a backslash elsewhere is a value's own).
     """
-    joined = b"".join(lines)
-    if any(byte in joined for byte in looked_for):
+    if any(byte in text for byte in looked_for):
         quoted = looked_for[:-2]  # not the backslash nor the mark
-        again: list[int] = []  # the lines to read again
-        for index in sorted(_lines_holding(joined, lines, looked_for)):
-            line = lines[index]
+        pieces: list[bytes] = []
+        again: list[int] = []  # where the lines to read again are in pieces
+        written = 0  # how much of text is in pieces
+        for start, end in _lines_holding(text, looked_for):
+            pieces.append(text[written:start])
+            line = text[start:end]
             if _MARKED in line or not _artists_written(line):
-                again.append(index)
+                again.append(len(pieces))
+                pieces.append(line)
+                end += 1  # the row read again is ended by a line feed of its own
             else:
-                lines[index] = _quoted(line, quoted)
+                pieces.append(_quoted(line, quoted))
+            written = end
+        pieces.append(text[written:])
         if again:
-            rows = _read_again(db, [_isrc_of(lines[index]) for index in again], delimiter)
+            rows = _read_again(db, [_isrc_of(pieces[index]) for index in again], delimiter)
             for index, row in zip(again, rows, strict=True):
-                lines[index] = row.removesuffix(b"\n")  # ended again below
-    # The rows read again, in UTF-8, hold no separator.
-    return b"\n".join([*lines, b""]).replace(_SEPARATOR, delimiter.encode())
+                pieces[index] = row
+        text = b"".join(pieces)
+    # The rows read again, in UTF-8, hold neither a separator nor a line end.
+    return text.replace(_SEPARATOR, delimiter.encode()).replace(_LINE_END, b"\n")
 
 
-def _lines_holding(joined: bytes, lines: list[bytes], looked_for: tuple[int, ...]) -> set[int]:
-    """The indexes of the ``lines`` (``joined``) that hold a byte ``looked_for``: one search per byte in the whole
-    batch, and one more per line found."""
-    ends = list(itertools.accumulate(map(len, lines)))
-    found: set[int] = set()
+def _lines_holding(text: bytes, looked_for: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Where the lines of ``text`` that hold a byte ``looked_for`` start and end (at their :data:`_LINE_END`), in
+    order: a search per byte in the whole batch, and a few more per line found."""
+    found: set[tuple[int, int]] = set()
     for byte in looked_for:
-        position = joined.find(byte)
+        position = text.find(byte)
         while position >= 0:
-            index = bisect.bisect_right(ends, position)
-            found.add(index)
-            position = joined.find(byte, ends[index])
-    return found
+            end = text.find(_LINE_END, position)
+            found.add((text.rfind(_LINE_END, 0, position) + 1, end))
+            position = text.find(byte, end)
+    return sorted(found)
 
 
 def _artists_written(line: bytes) -> bool:
@@ -394,29 +404,6 @@ def _utf8_bytes(stream: TextIO) -> BinaryIO | None:
     return stream.buffer if codecs.lookup(stream.encoding).name == "utf-8" else None
 
 
-WRITEBACK_BYTES = 4 * 1024 * 1024
-"""How much an export writes before the kernel is asked to start writing it to disk."""
-
-
-class _WrittenBack(io.FileIO):
-    """A file the kernel starts writing to disk every :data:`WRITEBACK_BYTES`, while more is written, so that the
-    fsync that completes it waits for the last pages only, not for a whole large file at once (where
-    ``posix_fadvise`` exists: Linux starts the writing back of the range given ``POSIX_FADV_DONTNEED``)."""
-
-    def __init__(self, fd: int) -> None:
-        super().__init__(fd, "w")
-        self._written = 0
-        self._started = 0  # how far writing back was asked for
-
-    def write(self, data: ReadableBuffer, /) -> int:
-        count = super().write(data)
-        self._written += count
-        if self._written - self._started >= WRITEBACK_BYTES and hasattr(os, "posix_fadvise"):
-            os.posix_fadvise(self.fileno(), self._started, self._written - self._started, os.POSIX_FADV_DONTNEED)
-            self._started = self._written
-        return count
-
-
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[TextIO]:
     """A text file that appears at ``path`` only once complete: written to a temporary file beside it, then
@@ -435,7 +422,7 @@ def atomic_file(path: Path) -> Iterator[TextIO]:
     try:
         with contextlib.suppress(FileNotFoundError):
             os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
-        with io.TextIOWrapper(io.BufferedWriter(_WrittenBack(fd)), encoding="utf-8", newline="") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

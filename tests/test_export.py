@@ -134,8 +134,9 @@ def exported(cli: Cli, workdir: Path, fmt: str, *extra: str) -> bytes:
     return (workdir / "out").read_bytes()
 
 
-# Values both stores hold: what the csv module quotes (delimiters, quotes, line breaks), what it does not, text
-# that is not ASCII, names holding "; ", artists' JSON with escapes, the separator of SQLite's lines in a value.
+# Values both stores hold: what the csv module quotes (delimiters, quotes, line breaks), what it does not (carriage
+# returns in Python 3.11, other control characters, backslashes), text that is not ASCII, names holding "; ",
+# artists' JSON with escapes (whose rows are read again, here in the first and last lines of batches of 3 too).
 EDGE_NAMES = {
     4: "Hello, Goodbye",
     5: 'The "Heroes"',
@@ -154,9 +155,10 @@ EDGE_ARTISTS = {
     12: [],
     13: ["Sigur Rós", "Björk"],
     16: ["Tab\tin a name"],
+    39: ['The "Band"'],
 }
-EDGE_ALBUMS = {15: "Sep\x1farated", 16: "Also\x1fseparated", 39: "Last\x1fone", 17: 'A, B and "C"'}
-EDGE_ERRORS = {1: "timeout\x1fwhile reading", 2: 'HTTP 500: "Internal", retry later', 3: "two\nlines"}
+EDGE_ALBUMS = {15: "Unit\x1fseparator", 17: 'A, B and "C"', 39: 'Last, and quoted: ""'}
+EDGE_ERRORS = {1: "timeout\x1bwhile reading", 2: 'HTTP 500: "Internal", retry later', 3: "two\nlines"}
 
 
 def edit_edges(location: Path | str) -> None:
@@ -245,10 +247,12 @@ def test_csv_with_all_matches_repeats_the_lookups_columns_of_the_csv(
 def test_values_only_sqlite_can_hold_are_written_as_the_csv_module_does(
     cli: Cli, edge_cache: Path, workdir: Path, fmt: ExportFormat, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # U+0000 (where SQLite's printf would stop), a boolean neither 0 nor 1, artists that are not JSON.
+    # U+0000 in names, album types and reasons (where SQLite's printf would stop), a boolean neither 0 nor 1,
+    # artists that are not JSON.
     dbtools.execute(edge_cache, "UPDATE tracks SET name = 'nul' || char(0) || 'inside' WHERE id = 'tr31_0'")
-    dbtools.execute(edge_cache, "UPDATE albums SET album_type = char(0) WHERE id = 'al32_0'")
-    dbtools.execute(edge_cache, "UPDATE isrcs SET last_error = 'a' || char(0) WHERE isrc = ?", code_of(26))
+    dbtools.execute(edge_cache, "UPDATE albums SET name = char(0) WHERE id = 'al32_0'")
+    dbtools.execute(edge_cache, "UPDATE albums SET album_type = char(0) WHERE id = 'al34_0'")
+    dbtools.execute(edge_cache, "UPDATE isrcs SET last_error = 'a' || char(0) WHERE isrc = ?", code_of(1))
     dbtools.execute(edge_cache, "UPDATE tracks SET explicit = 2 WHERE id = 'tr33_0'")
     dbtools.execute(edge_cache, "UPDATE tracks SET artist_names = 'not JSON' WHERE id = 'tr35_0'")
     monkeypatch.setattr(export, "LINE_BATCH", 4)
