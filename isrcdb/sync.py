@@ -80,7 +80,8 @@ GRACE = 3.0
 INITIAL_RATE = 20.0
 """Requests per second before Spotify's limit is known; multiplied by :data:`GROWTH` at each answer that is no 429."""
 GROWTH = 1.2
-MAX_RATE = 1000.0
+MAX_RATE = 100_000.0
+"""Where the growth stops: far beyond what any worker sends, so that the concurrency, not a pace, is the bound."""
 MARGIN = 0.95
 """Once a 429 reveals the limit, pace at this fraction of it."""
 WINDOW_SLACK = 0.01
@@ -111,8 +112,9 @@ class RateGovernor:
     Spotify allows an unpublished number of requests in a rolling ``window`` (30 s). The governor:
 
     - before it knows the limit, sends at most ``initial_rate`` requests per second, growing by :data:`GROWTH`
-      with each answer that is not a 429 (a slow start, per answer like TCP's, so it takes as few requests at any
-      latency; the concurrency soon becomes the real bound);
+      with each answer that is not a 429, the next request going at the new pace counted from that answer (a slow
+      start, clocked by the answers like TCP's, so it takes as few requests and as little time as the latency
+      allows; the concurrency soon becomes the real bound);
     - with a configured ``ceiling``, never sends more than that many in any ``window``: the first window (known to
       be empty) at once, as fast as the workers go, then as requests leave the rolling window;
     - on a 429, pauses every worker for as long as :func:`~isrcdb.spotify.pacing.after_429` says (at least
@@ -317,6 +319,8 @@ class RateGovernor:
         with self._lock:
             if self.limit is None:
                 self._rate = min(self._rate * GROWTH, MAX_RATE)
+                # The next request goes after the new spacing, counted from this answer: answers clock requests out.
+                self._next = min(self._next, self._clock() + 1.0 / self._rate)
             if sent_at is None or sent_at > self._cut_at:
                 self.storm = Storm()
 

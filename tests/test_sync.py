@@ -47,12 +47,31 @@ def governor(fake: FakeTime, **options: Any) -> RateGovernor:
 def test_before_any_429_the_pace_starts_at_the_initial_rate_and_grows_with_each_answer() -> None:
     fake = FakeTime()
     gov = governor(fake, initial_rate=10)
-    slots = [gov.acquire() for _ in range(3)]
-    gov.on_success()
-    gov.on_success()
+    slots = [gov.acquire() for _ in range(3)]  # 10 a second
+    gov.on_success()  # at 0.2: 12 a second
+    gov.on_success()  # 14.4 a second, the next request 1/14.4 s after this answer
     slots += [gov.acquire() for _ in range(2)]
-    assert slots == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.3 + 1 / 14.4])
+    assert slots == pytest.approx([0.0, 0.1, 0.2, 0.2 + 1 / 14.4, 0.2 + 2 / 14.4])
     assert gov.requests == 5
+
+
+def test_an_answer_lets_the_next_request_go_sooner_than_a_slot_booked_at_the_slower_pace() -> None:
+    fake = FakeTime()
+    gov = governor(fake, initial_rate=10)
+    assert gov.acquire() == 0.0  # the next slot was 0.1
+    fake.now = 0.01  # answered at once, as a server on the same machine answers
+    gov.on_success()
+    assert gov.acquire() == pytest.approx(0.01 + 1 / 12)
+
+
+def test_before_any_429_the_pace_is_not_capped_below_what_the_workers_can_send() -> None:
+    fake = FakeTime()
+    gov = governor(fake, initial_rate=10)
+    for _ in range(100):
+        gov.acquire()
+        gov.on_success()
+    first = gov.acquire()
+    assert gov.acquire() - first < 1e-4  # more than 10,000 a second: the concurrency is the bound
 
 
 def test_a_ceiling_allows_a_whole_empty_window_at_once_then_keeps_every_window_to_it() -> None:
