@@ -8,8 +8,6 @@ connections, one access token).
 from __future__ import annotations
 
 import os
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -686,31 +684,7 @@ class IsrcDB:
         requests: int = 0,
     ) -> Outcome:
         """Store Spotify's answer for ``code`` (every match, canonical first) and describe it."""
-        from isrcdb.canonical import canonical_order
-
-        ordered = canonical_order(tracks)
-        now = self.clock()
-        if ordered:
-            expires = now + (ttl if ttl is not None else self.settings.ttl)
-            changed = store.save_found(self.db, code, ordered, now, expires)
-            found = [track_to_match(track) for track in ordered]
-            result = LookupResult(
-                isrc=code,
-                status="found",
-                source="spotify",
-                fetched=to_text(now),
-                expires=to_text(expires),
-                match_count=len(found),
-                canonical=found[0],
-                matches=tuple(found) if all_matches else (),
-            )
-            return Outcome(result, requests=requests, changed=changed)
-        expires = now + self.settings.not_found_ttl
-        was_found = store.save_not_found(self.db, code, now, expires)
-        result = LookupResult(
-            isrc=code, status="not_found", source="spotify", fetched=to_text(now), expires=to_text(expires)
-        )
-        return Outcome(result, requests=requests, changed=was_found, newly_not_found=was_found)
+        return self._store_results([(code, tracks, requests)], ttl=ttl, all_matches=all_matches)[0]
 
     def _store_results(
         self,
@@ -766,12 +740,14 @@ class IsrcDB:
 
 def host_id() -> str:
     """The name of this machine in claims: ``ISRCDB_HOST_ID``, or the host name (at most 40 characters)."""
+    import socket  # here: a lookup answered from the cache claims nothing
+
     return (os.environ.get("ISRCDB_HOST_ID", "").strip() or socket.gethostname())[:40].replace(":", "_")
 
 
 def owner_id() -> str:
     """``host:pid:random``: who holds a claim (the pid lets the next run on this host see a dead holder)."""
-    return f"{host_id()}:{os.getpid()}:{secrets.token_hex(4)}"
+    return f"{host_id()}:{os.getpid()}:{os.urandom(4).hex()}"
 
 
 def holder_is_dead(owner: str) -> bool:

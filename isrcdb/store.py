@@ -329,23 +329,6 @@ def _track_row(track: Track, sent: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _ensure_row(db: Database, isrc: str, now: str) -> tuple[str, str | None, list[str]]:
-    """Make sure ``isrc`` has a row, and lock it; return its previous status, canonical track and match ids.
-
-    The row lock (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction locks the whole file) makes two
-    writers of one code take turns: each reads the status the other committed, so the history is written once.
-    """
-    db.execute(
-        "INSERT INTO isrcs (isrc, status, first_seen_at) VALUES (:isrc, 'pending', :now) ON CONFLICT DO NOTHING",
-        {"isrc": isrc, "now": now},
-    )
-    lock = " FOR UPDATE" if db.dialect == "postgresql" else ""
-    row = db.one(f"SELECT status, canonical_track_id FROM isrcs WHERE isrc = :isrc{lock}", {"isrc": isrc})
-    assert row is not None
-    previous = [r[0] for r in db.all("SELECT track_id FROM isrc_matches WHERE isrc = :isrc", {"isrc": isrc})]
-    return row[0], row[1], previous
-
-
 def _record(db: Database, isrc: str, at: str, kind: str, old: str | None, new: str | None) -> None:
     db.execute(
         "INSERT INTO isrc_changes (isrc, changed_at, kind, old_track_id, new_track_id) "
@@ -375,11 +358,6 @@ def save_found(db: Database, isrc: str, tracks: Sequence[Track], fetched_at: dat
     return save_answers(db, [Answer(isrc, tracks, fetched_at, expires_at)])[0]
 
 
-def save_not_found(db: Database, isrc: str, fetched_at: datetime, expires_at: datetime) -> bool:
-    """Remember that Spotify has no track for ``isrc``. Returns whether it was found before."""
-    return save_answers(db, [Answer(isrc, (), fetched_at, expires_at)])[0]
-
-
 def save_error(db: Database, isrc: str, message: str, at: datetime) -> None:
     """Note a failed fetch of ``isrc``; whatever was stored before is kept as it was."""
     _with_retries(db, lambda: _save_error(db, isrc, message, to_text(at)))
@@ -387,7 +365,10 @@ def save_error(db: Database, isrc: str, message: str, at: datetime) -> None:
 
 def _save_error(db: Database, isrc: str, message: str, now: str) -> None:
     with db.transaction():
-        _ensure_row(db, isrc, now)
+        db.execute(
+            "INSERT INTO isrcs (isrc, status, first_seen_at) VALUES (:isrc, 'pending', :now) ON CONFLICT DO NOTHING",
+            {"isrc": isrc, "now": now},
+        )
         db.execute(
             "UPDATE isrcs SET last_error = :message, last_error_at = :now, claimed_by = NULL, claimed_until = NULL "
             "WHERE isrc = :isrc",
