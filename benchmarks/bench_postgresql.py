@@ -13,6 +13,10 @@
    Reported: searches admitted per second as a share of R/W, as the replica saw them (from the first admitted to
    the last; the share over the syncs' own time, start-up of their work included, is in the note), the share of
    requests answered 429, and whether every code was searched exactly once (the replica's ``searches_by_isrc``).
+5. Sync's own overhead, as ``bench_sync.py`` measures it on SQLite: the replica in a process of its own with no
+   latency, ``isrcdb sync`` at concurrency 8 into a new PostgreSQL cache and into a new SQLite cache, interleaved
+   with the tight client that stores nothing; searches per second as the replica timed them, as a share of the
+   tight client's. The PostgreSQL server shares the machine's cores with the sync, the replica and the client.
 
 The server is ``ISRCDB_BENCH_POSTGRESQL_URL`` (default: ``ISRCDB_TEST_POSTGRESQL_URL``), for example
 ``postgresql://postgres@127.0.0.1:5432/postgres``: a server where that user may create databases. Each measurement
@@ -42,6 +46,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_sync import Overhead, replica_process, searches_per_second, tight_client
 from common import (
     Result,
     Run,
@@ -80,14 +85,25 @@ class Sizes:
     windows: int  # each sync run has R codes per window for this many windows
     latency: float  # seconds the replica adds to every request
     concurrency: int  # requests in flight per sync process
+    overhead: Overhead  # sync's own overhead: codes a run, interleaved rounds
 
 
 SIZES: dict[Size, Sizes] = {
-    "full": Sizes(15, 1_000_000, 3, 1_000_000, 3, limit=300, window=10.0, windows=5, latency=0.05, concurrency=8),
+    "full": Sizes(
+        15, 1_000_000, 3, 1_000_000, 3, limit=300, window=10.0, windows=5, latency=0.05, concurrency=8,
+        overhead=Overhead(codes=3000, rounds=3),
+    ),
     # Quick: the full size's pace (30 requests/s, one every 33 ms) in windows of 2 s instead of 10.
-    "quick": Sizes(5, 50_000, 2, 10_000, 3, limit=60, window=2.0, windows=5, latency=0.05, concurrency=8),
-    "tiny": Sizes(1, 200, 1, 200, 1, limit=20, window=1.0, windows=2, latency=0.0, concurrency=2),
-}
+    "quick": Sizes(
+        5, 50_000, 2, 10_000, 3, limit=60, window=2.0, windows=5, latency=0.05, concurrency=8,
+        overhead=Overhead(codes=1000, rounds=2),
+    ),
+    "tiny": Sizes(
+        1, 200, 1, 200, 1, limit=20, window=1.0, windows=2, latency=0.0, concurrency=2,
+        overhead=Overhead(codes=40, rounds=1),
+    ),
+}  # fmt: skip
+OVERHEAD_CONCURRENCY = 8
 
 SYNC_PROCESSES = 3
 
@@ -520,6 +536,49 @@ def sync(url: str, work: Path, sizes: Sizes) -> list[Result]:
     return rows
 
 
+# --- sync's own overhead ----------------------------------------------------------------------------------------
+
+
+def overhead(url: str, work: Path, sizes: Overhead) -> Result:
+    """Sync at concurrency 8 into PostgreSQL and into SQLite, and the tight client, interleaved, against a replica
+    process with no latency (see ``bench_sync.overhead``)."""
+    codes = synthetic_codes(sizes.codes, start=SYNTHETIC)
+    feed = ("\n".join(codes) + "\n").encode()
+    tight: list[float] = []
+    rates: dict[str, list[float]] = {"postgresql": [], "sqlite": []}
+    unresolved = 0
+    with throwaway(url) as server, replica_process() as replica:
+        tight_client(replica, codes[: min(len(codes), 200)])  # warm: the replica's imports and first code paths
+        for round_number in range(sizes.rounds):
+            replica.reset()
+            tight_client(replica, codes)
+            tight.append(searches_per_second(replica.stats()))
+            for store, location in (
+                ("postgresql", server.new_database()),
+                ("sqlite", work / f"overhead-{round_number}.sqlite3"),
+            ):
+                env = child_env(work, location, **replica.env())
+                run_isrcdb(["import", "-"], env=env, stdin=feed).check()
+                replica.reset()
+                args = ["sync", "--format", "json", "--concurrency", str(OVERHEAD_CONCURRENCY)]
+                summary = json.loads(run_isrcdb(args, env=env, capture=True).check().stdout)
+                unresolved += len(codes) - summary["resolved"]
+                rates[store].append(searches_per_second(replica.stats()))
+    capacity, lite = median_of(tight), median_of(rates["sqlite"])
+    return Result(
+        f"PostgreSQL: sync's own overhead, concurrency {OVERHEAD_CONCURRENCY}, no latency, Nagle off",
+        median_of(rates["postgresql"]),
+        "req/s",
+        rates["postgresql"],
+        baseline=capacity,
+        baseline_name="tight client (8 threads, keep-alive, stores nothing)",
+        target="reported",
+        note=f"{len(codes):,} codes a run, {sizes.rounds} interleaved rounds, timed by the replica; SQLite in the "
+        f"same rounds {lite:,.0f} req/s ({lite / capacity:.2f}x); {unresolved} unresolved in all runs",
+        kind="ratio",
+    )
+
+
 # --- the suite --------------------------------------------------------------------------------------------------
 
 
@@ -560,6 +619,7 @@ def run(size: Size = "full") -> list[Result]:
         rows += import_codes(url, work, sizes.import_codes, sizes.import_runs)
         rows += export(url, work, sizes.export_codes, sizes.export_runs)
         rows += sync(url, work, sizes)
+        rows.append(overhead(url, work, sizes.overhead))
     return rows
 
 

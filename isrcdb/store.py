@@ -338,11 +338,12 @@ def _record(db: Database, isrc: str, at: str, kind: str, old: str | None, new: s
 
 
 def _with_retries(db: Database, work: Callable[[], T]) -> T:
-    """Run ``work`` (one transaction), again if the database chose it as the loser of a conflict (a deadlock
-    between writers on a server): a few times, after a short pause that grows."""
+    """Run ``work`` (one transaction, or part of the caller's), again if the database chose it as the loser of a
+    conflict (a deadlock between writers on a server): a few times, after a short pause that grows."""
     for attempt in range(5):
         try:
-            return work()
+            with db.retryable():
+                return work()
         except Exception as exc:
             if attempt == 4 or not db.is_conflict(exc):
                 raise
@@ -377,6 +378,10 @@ def _save_error(db: Database, isrc: str, message: str, now: str) -> None:
 
 
 # --- many answers at once ------------------------------------------------------------------------------------
+
+
+_State = tuple[str, str | None, list[str]]
+"""A code's status, canonical track and match ids, before an answer is stored."""
 
 
 class Answer(NamedTuple):
@@ -416,11 +421,11 @@ def _distinct_runs(answers: Sequence[Answer]) -> Iterator[Sequence[Answer]]:
         yield answers[start:]
 
 
-def _previous(db: Database, codes: Sequence[str], now: str) -> dict[str, tuple[str, str | None, list[str]]]:
+def _previous(db: Database, codes: Sequence[str], now: str) -> dict[str, _State]:
     """Make sure each of ``codes`` has a row, lock them (in ISRC order on PostgreSQL, so that two writers never
     wait for each other in a circle), and return each one's status, canonical track and match ids before."""
     postgresql = db.dialect == "postgresql"
-    state: dict[str, tuple[str, str | None, list[str]]] = {}
+    state: dict[str, _State] = {}
     if postgresql:
         db.executemany(
             "INSERT INTO isrcs (isrc, status, first_seen_at) VALUES (:isrc, 'pending', :now) ON CONFLICT DO NOTHING",
@@ -522,68 +527,75 @@ def _save_answers(db: Database, answers: Sequence[Answer]) -> list[bool]:
     if not answers:
         return []
     now = to_text(answers[0].fetched_at)
+    with db.transaction():
+        state = _previous(db, [answer.isrc for answer in answers], now)
+        with db.pipelined():  # nothing below reads a result
+            _write_rows(db, (answer.rows or rows_of(answer.tracks) for answer in answers), now)
+            return _write_answers(db, answers, state)
+
+
+def _write_answers(db: Database, answers: Sequence[Answer], state: dict[str, _State]) -> list[bool]:
+    """Write each answer's matches, history and status, given each code's ``state`` before; return what
+    :func:`save_answers` returns."""
     results: list[bool] = []
     changes: list[dict[str, Any]] = []
     found: list[dict[str, Any]] = []
     not_found: list[dict[str, Any]] = []
-    with db.transaction():
-        state = _previous(db, [answer.isrc for answer in answers], now)
-        _write_rows(db, (answer.rows or rows_of(answer.tracks) for answer in answers), now)
-        replaced = [{"isrc": isrc} for isrc, (_, _, previous) in state.items() if previous]
-        if replaced:
-            db.executemany("DELETE FROM isrc_matches WHERE isrc = :isrc", replaced)
-        matches: list[dict[str, Any]] = []
-        for answer in answers:
-            isrc, at = answer.isrc, to_text(answer.fetched_at)
-            status, old, previous = state[isrc]
+    replaced = [{"isrc": isrc} for isrc, (_, _, previous) in state.items() if previous]
+    if replaced:
+        db.executemany("DELETE FROM isrc_matches WHERE isrc = :isrc", replaced)
+    matches: list[dict[str, Any]] = []
+    for answer in answers:
+        isrc, at = answer.isrc, to_text(answer.fetched_at)
+        status, old, previous = state[isrc]
 
-            def record(kind: str, old_id: str | None, new_id: str | None, isrc: str = isrc, at: str = at) -> None:
-                changes.append({"isrc": isrc, "at": at, "kind": kind, "old": old_id, "new": new_id})
+        def record(kind: str, old_id: str | None, new_id: str | None, isrc: str = isrc, at: str = at) -> None:
+            changes.append({"isrc": isrc, "at": at, "kind": kind, "old": old_id, "new": new_id})
 
-            row = {"isrc": isrc, "now": at, "expires": to_text(answer.expires_at)}
-            if not answer.tracks:
-                was_found = status == "found"
-                if was_found:
-                    record("not_found", old, None)
-                not_found.append({**row, "changed": was_found})
-                results.append(was_found)
-                continue
-            new_ids = [track.id for track in answer.tracks]
-            matches.extend({"isrc": isrc, "track": track_id, "rank": rank} for rank, track_id in enumerate(new_ids))
-            changed = status != "found" or old != new_ids[0]
-            if status != "found":
-                record("found", old, new_ids[0])
-            else:
-                if old != new_ids[0]:
-                    record("canonical_changed", old, new_ids[0])
-                for gone in sorted(set(previous) - set(new_ids)):
-                    record("track_removed", gone, None)
-                for added in sorted(set(new_ids) - set(previous)):
-                    record("track_added", None, added)
-            found.append({**row, "count": len(new_ids), "canonical": new_ids[0], "changed": changed})
-            results.append(changed)
-        if matches:
-            db.executemany("INSERT INTO isrc_matches (isrc, track_id, rank) VALUES (:isrc, :track, :rank)", matches)
-        if changes:
-            db.executemany(
-                "INSERT INTO isrc_changes (isrc, changed_at, kind, old_track_id, new_track_id) "
-                "VALUES (:isrc, :at, :kind, :old, :new)",
-                changes,
-            )
-        if found:
-            db.executemany(
-                "UPDATE isrcs SET status = 'found', fetched_at = :now, expires_at = :expires, match_count = :count, "
-                "canonical_track_id = :canonical, changed_at = CASE WHEN :changed THEN :now ELSE changed_at END, "
-                "last_error = NULL, last_error_at = NULL, claimed_by = NULL, claimed_until = NULL WHERE isrc = :isrc",
-                found,
-            )
-        if not_found:
-            db.executemany(
-                "UPDATE isrcs SET status = 'not_found', fetched_at = :now, expires_at = :expires, match_count = 0, "
-                "canonical_track_id = NULL, changed_at = CASE WHEN :changed THEN :now ELSE changed_at END, "
-                "last_error = NULL, last_error_at = NULL, claimed_by = NULL, claimed_until = NULL WHERE isrc = :isrc",
-                not_found,
-            )
+        row = {"isrc": isrc, "now": at, "expires": to_text(answer.expires_at)}
+        if not answer.tracks:
+            was_found = status == "found"
+            if was_found:
+                record("not_found", old, None)
+            not_found.append({**row, "changed": was_found})
+            results.append(was_found)
+            continue
+        new_ids = [track.id for track in answer.tracks]
+        matches.extend({"isrc": isrc, "track": track_id, "rank": rank} for rank, track_id in enumerate(new_ids))
+        changed = status != "found" or old != new_ids[0]
+        if status != "found":
+            record("found", old, new_ids[0])
+        else:
+            if old != new_ids[0]:
+                record("canonical_changed", old, new_ids[0])
+            for gone in sorted(set(previous) - set(new_ids)):
+                record("track_removed", gone, None)
+            for added in sorted(set(new_ids) - set(previous)):
+                record("track_added", None, added)
+        found.append({**row, "count": len(new_ids), "canonical": new_ids[0], "changed": changed})
+        results.append(changed)
+    if matches:
+        db.executemany("INSERT INTO isrc_matches (isrc, track_id, rank) VALUES (:isrc, :track, :rank)", matches)
+    if changes:
+        db.executemany(
+            "INSERT INTO isrc_changes (isrc, changed_at, kind, old_track_id, new_track_id) "
+            "VALUES (:isrc, :at, :kind, :old, :new)",
+            changes,
+        )
+    if found:
+        db.executemany(
+            "UPDATE isrcs SET status = 'found', fetched_at = :now, expires_at = :expires, match_count = :count, "
+            "canonical_track_id = :canonical, changed_at = CASE WHEN :changed THEN :now ELSE changed_at END, "
+            "last_error = NULL, last_error_at = NULL, claimed_by = NULL, claimed_until = NULL WHERE isrc = :isrc",
+            found,
+        )
+    if not_found:
+        db.executemany(
+            "UPDATE isrcs SET status = 'not_found', fetched_at = :now, expires_at = :expires, match_count = 0, "
+            "canonical_track_id = NULL, changed_at = CASE WHEN :changed THEN :now ELSE changed_at END, "
+            "last_error = NULL, last_error_at = NULL, claimed_by = NULL, claimed_until = NULL WHERE isrc = :isrc",
+            not_found,
+        )
     return results
 
 

@@ -15,9 +15,10 @@ How a run works:
   (:func:`isrcdb.store.rows_of`), over the client's pooled connections. The thread that calls :func:`sync` is the
   only one that touches the database: it claims, stores the answers that have arrived
   (:func:`isrcdb.store.save_answers`, which also records changes in ``isrc_changes``), renews claims and reports
-  progress. On SQLite the answers that
-  arrived together and the next claims share one transaction (group commit: one commit for up to :data:`MAX_BATCH`
-  codes); on PostgreSQL each answer is a transaction of its own, as many writers share the server.
+  progress. The answers that arrived together and the next claims share one transaction (group commit: one commit
+  for up to :data:`MAX_BATCH` codes; on PostgreSQL, each statement sent once for all of them, ``executemany`` in
+  pipeline mode, and the rows they share locked in one order by every writer, so that writers on several machines
+  never wait for each other in a circle).
   At most :data:`UNSTORED` x ``concurrency`` codes are claimed and not yet stored at any time (waiting for a worker,
   being searched, or searched and waiting for their commit): a worker goes on to its next code while its last answer
   waits to be committed, and a killed run loses at most those codes' answers; the next run searches them again (a
@@ -652,13 +653,10 @@ class _Run:
         claimed = 0
         renewed = self.monotonic()
         limit = self.options.limit
-        group = self.cache.db.group_commit
         # Claimed and not yet stored, at most: codes waiting for a worker, being searched, or searched and waiting
-        # for their batch to be committed. The last kind is all a kill can lose.
+        # for their batch to be committed. The last kind is all a kill can lose. Claims come with the answers'
+        # transaction.
         most = UNSTORED * self.concurrency
-        # Claims come with the answers' transaction when several answers share one (SQLite); otherwise they are a
-        # transaction of their own, made for at least a worker's worth of codes at a time.
-        least = 1 if group else self.concurrency
         while True:
             self._check_stop()
             room = most - len(self.outstanding)
@@ -669,10 +667,9 @@ class _Run:
                     if self.summary.status == "complete":
                         self.summary.status = "limit"
             claiming = self.stopping is None and (not exhausted or not self.outstanding) and room > 0
-            claiming = claiming and (room >= least or not self.outstanding)
             batch = self._arrived(wait=not claiming)
             if batch or claiming:
-                with self.cache.db.transaction() if group else contextlib.nullcontext():
+                with self.cache.db.transaction():
                     if batch:
                         self._handle_batch(batch)
                     if claiming:
@@ -712,8 +709,7 @@ class _Run:
             batch.append(self.results.get(timeout=0.1) if wait else self.results.get_nowait())
         except queue.Empty:
             return batch
-        most = MAX_BATCH if self.cache.db.group_commit else 1
-        while len(batch) < most:  # whatever else has arrived meanwhile is stored with it
+        while len(batch) < MAX_BATCH:  # whatever else has arrived meanwhile is stored with it
             try:
                 batch.append(self.results.get_nowait())
             except queue.Empty:

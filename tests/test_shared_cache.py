@@ -11,13 +11,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from isrcdb import store
+from isrcdb.database import open_database
+from isrcdb.database.postgresql import libpq_url
+from isrcdb.spotify.parse import parse_track
 from isrcdb.testing.spotify import SpotifyReplica
 from tests import postgresql
 from tests.conftest import Cli, run_isrcdb
@@ -261,3 +267,53 @@ def test_the_database_password_never_appears(cli: Cli, spotify: SpotifyReplica, 
     assert [code for code, _ in outputs][3:] == [4, 4], outputs
     assert all(secret not in text for _, text in outputs), outputs
     assert "postgres:***@" in outputs[1][1]
+
+
+def test_a_batch_that_loses_a_deadlock_inside_a_larger_transaction_is_undone_alone_and_run_again(
+    team_cache: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    # Another writer takes two artists in the opposite order to isrcdb's, while a sync's transaction (its batch of
+    # answers, then its next claims) stores a track of both: the server breaks the circle by failing isrcdb's batch.
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    artists = [{"id": "0TstArtistOne", "name": "One"}, {"id": "0TstArtistTwo", "name": "Two"}]
+    first = parse_track({"id": "0TstTrackOne", "name": "First", "artists": artists})
+    second = parse_track({"id": "0TstTrackTwo", "name": "Second", "artists": artists})
+    assert first is not None and second is not None
+    later = now + timedelta(days=30)
+    conflicts: list[BaseException] = []
+    committed: list[bool] = []
+    with open_database(team_cache) as db, psycopg.connect(libpq_url(team_cache)) as other:
+        store.save_answers(db, [store.Answer("QZTST2600001", [first], now, later)])  # both artists stored
+        is_conflict = db.is_conflict
+        monkeypatch.setattr(db, "is_conflict", lambda exc: is_conflict(exc) and not conflicts.append(exc))
+        db.execute("SET deadlock_timeout = '100ms'")  # this side finds the circle, long before the other would
+        mine = db.one("SELECT pg_backend_pid()")
+        other.execute("SET deadlock_timeout = '60s'")
+        other.execute("UPDATE artists SET name = 'Two, renamed' WHERE id = '0TstArtistTwo'")
+
+        def close_the_circle() -> None:
+            while not other.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'", mine
+            ).fetchone():
+                time.sleep(0.01)
+            other.execute("UPDATE artists SET name = 'One, renamed' WHERE id = '0TstArtistOne'")
+            other.commit()
+            committed.append(True)
+
+        closer = threading.Thread(target=close_the_circle)
+        closer.start()
+        with db.transaction():
+            changed = store.save_answers(db, [store.Answer("QZTST2600002", [second], now, later)])
+            db.execute("UPDATE isrcs SET claimed_by = 'next claims' WHERE isrc = 'QZTST2600001'")
+        closer.join(timeout=30)
+    assert len(conflicts) == 1 and type(conflicts[0]).__name__ == "DeadlockDetected"
+    assert changed == [True]
+    assert rows(team_cache, "SELECT isrc, status, canonical_track_id, claimed_by FROM isrcs ORDER BY isrc") == [
+        ("QZTST2600001", "found", "0TstTrackOne", "next claims"),
+        ("QZTST2600002", "found", "0TstTrackTwo", None),
+    ]
+    # The other writer committed, then the batch run again wrote the names of the answer it stores.
+    assert committed == [True]
+    assert rows(team_cache, "SELECT name FROM artists ORDER BY id") == [("One",), ("Two",)]

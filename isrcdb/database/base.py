@@ -198,8 +198,18 @@ class Database(ABC):
         """Whether ``exc`` says the transaction lost a conflict with another writer and may simply be run again."""
         return False
 
-    group_commit: ClassVar[bool] = True
-    """Whether a sync may store several answers in one transaction (see :mod:`isrcdb.sync`)."""
+    @contextlib.contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """Around statements whose results are not read: where each is a round trip to a server, they are sent
+        together and the server's answers read at the end (errors raised there). Nothing here."""
+        yield
+
+    @contextlib.contextmanager
+    def retryable(self) -> Iterator[None]:
+        """Around one attempt of work that may lose a conflict with another writer (:meth:`is_conflict`): where
+        conflicts happen and a caller's transaction is open, a savepoint, so that losing undoes only this work,
+        which may then be run again. Nothing here (one writer at a time never conflicts)."""
+        yield
 
     @contextlib.contextmanager
     def bulk_writes(self) -> Iterator[None]:

@@ -163,8 +163,25 @@ class PostgresDatabase(Database):
             exc, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure
         )
 
-    # Writers on several machines store at once: a transaction per answer holds each row lock briefly.
-    group_commit = False
+    @contextlib.contextmanager
+    def pipelined(self) -> Iterator[None]:
+        with self.connection().pipeline():
+            yield
+
+    @contextlib.contextmanager
+    def retryable(self) -> Iterator[None]:
+        if not getattr(self._local, "depth", 0):
+            yield  # the work is a transaction of its own: losing rolls it back whole
+            return
+        conn = self.connection()
+        conn.execute("SAVEPOINT isrcdb_attempt")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.execute("ROLLBACK TO SAVEPOINT isrcdb_attempt")
+            raise
+        conn.execute("RELEASE SAVEPOINT isrcdb_attempt")
 
     def describe(self, exc: BaseException) -> DatabaseError:
         text = " ".join(str(exc).split()) or type(exc).__name__
