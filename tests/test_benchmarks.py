@@ -38,7 +38,7 @@ from common import (  # noqa: E402
     status_of,
 )
 
-ROWS_PER_SUITE = {"lookup": 6, "import": 2, "sync": 8, "export": 7, "output": 6, "postgresql": 10}
+ROWS_PER_SUITE = {"lookup": 6, "import": 2, "sync": 8, "export": 7, "output": 6, "postgresql": 11}
 
 
 def _is_number(value: object) -> bool:
