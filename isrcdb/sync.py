@@ -16,9 +16,9 @@ How a run works:
   only one that touches the database: it claims, stores the answers that have arrived
   (:func:`isrcdb.store.save_answers`, which also records changes in ``isrc_changes``), renews claims and reports
   progress. The answers that arrived together and the next claims share one transaction (group commit: one commit
-  for up to :data:`MAX_BATCH` codes; on PostgreSQL, each statement sent once for all of them, ``executemany`` in
-  pipeline mode, and the rows they share locked in one order by every writer, so that writers on several machines
-  never wait for each other in a circle).
+  for up to :data:`MAX_BATCH` codes; on PostgreSQL, each statement sent once for all of them, the writes in one
+  pipeline, about six round trips a batch, and the rows they share locked in one order by every writer, so that
+  writers on several machines never wait for each other in a circle).
   At most :data:`UNSTORED` x ``concurrency`` codes are claimed and not yet stored at any time (waiting for a worker,
   being searched, or searched and waiting for their commit): a worker goes on to its next code while its last answer
   waits to be committed, and a killed run loses at most those codes' answers; the next run searches them again (a

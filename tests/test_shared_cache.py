@@ -317,3 +317,46 @@ def test_a_batch_that_loses_a_deadlock_inside_a_larger_transaction_is_undone_alo
     # The other writer committed, then the batch run again wrote the names of the answer it stores.
     assert committed == [True]
     assert rows(team_cache, "SELECT name FROM artists ORDER BY id") == [("One",), ("Two",)]
+
+
+def round_trips(trace: Path) -> int:
+    """The round trips in a libpq protocol trace: each ends with the server's ReadyForQuery."""
+    return sum("\tReadyForQuery" in line for line in trace.read_text().splitlines())
+
+
+def test_a_batch_of_answers_and_the_next_claims_cost_six_round_trips_and_an_empty_transaction_none(
+    team_cache: str, workdir: Path
+) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def batch(first: int) -> list[store.Answer]:
+        answers = []
+        for n in range(first, first + 8):
+            artist = {"id": f"0TstArtist{n:03d}", "name": f"Artist {n}"}
+            obj = {"id": f"0TstTrack{n:03d}", "name": f"Track {n}", "artists": [artist]}
+            obj["album"] = {"id": f"0TstAlbum{n:03d}", "name": f"Album {n}", "artists": [artist]}
+            track = parse_track(obj)
+            assert track is not None
+            answers.append(store.Answer(f"QZTST26{n:05d}", [track], now, now + timedelta(days=30)))
+        return answers
+
+    trace = workdir / "trace.txt"
+    with open_database(team_cache) as db:
+        store.save_answers(db, batch(0))  # codes seen before: their matches are read too
+        conn = db.connection()
+        with trace.open("w") as out:
+            conn.pgconn.trace(out.fileno())
+            with db.transaction():
+                pass
+            conn.pgconn.untrace()
+        assert trace.read_text() == ""  # a transaction that ran nothing sent nothing
+        with trace.open("w") as out:
+            conn.pgconn.trace(out.fileno())
+            with db.transaction():  # as a sync stores a batch, then claims
+                assert store.save_answers(db, batch(4)) == [False] * 4 + [True] * 4  # 4 stored before, unchanged
+                db.all("SELECT isrc FROM isrcs WHERE status = 'pending' LIMIT 8 FOR UPDATE SKIP LOCKED")
+            conn.pgconn.untrace()
+    # BEGIN, SAVEPOINT and the codes' rows; the codes locked and read; the matches of those seen before; the writes
+    # (pipelined); RELEASE and the claims; COMMIT.
+    assert round_trips(trace) == 6
+    assert rows(team_cache, "SELECT count(*) FROM isrcs WHERE status = 'found'") == [(12,)]

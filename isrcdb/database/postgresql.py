@@ -12,7 +12,7 @@ import contextlib
 import functools
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from datetime import time as dt_time
 from decimal import Decimal
@@ -135,8 +135,75 @@ class PostgresDatabase(Database):
     def sql(self, statement: str) -> str:
         return to_pyformat(statement)
 
+    # --- statements sent with the next one ----------------------------------------------------------------------
+    #
+    # BEGIN, SAVEPOINT and RELEASE SAVEPOINT return nothing to read: each is held back and sent in one pipeline with
+    # the next statement, so that they cost no round trip of their own (a sync's batch: about 6 round trips instead
+    # of 9). Whoever takes the connection itself (connection()) after them sends them first: code using the
+    # connection inside a transaction takes it there, not before. A transaction that ran nothing sends nothing.
+
+    def _defer(self, statement: str) -> None:
+        self._deferred().append(statement)
+
+    def _deferred(self) -> list[str]:
+        deferred: list[str] | None = getattr(self._local, "deferred", None)
+        if deferred is None:
+            deferred = self._local.deferred = []
+        return deferred
+
+    def _take_deferred(self) -> list[str]:
+        deferred = self._deferred()
+        taken = deferred[:]
+        deferred.clear()
+        return taken
+
+    def connection(self) -> Any:
+        conn = super().connection()
+        deferred = self._take_deferred()
+        if deferred:
+            with conn.pipeline():
+                for statement in deferred:
+                    conn.execute(statement)
+        return conn
+
+    def execute(self, statement: str, params: Any = None) -> Any:
+        deferred = self._take_deferred()
+        if not deferred:
+            return super().execute(statement, params)
+        conn = super().connection()
+        with conn.pipeline():
+            for held in deferred:
+                conn.execute(held)
+            return super().execute(statement, params)
+
+    def executemany(self, statement: str, rows: Iterable[Any]) -> int:
+        deferred = self._take_deferred()
+        if not deferred:
+            return super().executemany(statement, rows)
+        conn = super().connection()
+        cursor = conn.cursor()
+        with conn.pipeline():
+            for held in deferred:
+                conn.execute(held)
+            cursor.executemany(self.sql(statement), list(rows))
+        return int(max(cursor.rowcount, 0))  # read once the pipeline has given the results
+
     def _begin(self, conn: Any) -> None:
-        conn.execute("BEGIN")
+        self._defer("BEGIN")
+
+    def _commit(self, conn: Any) -> None:
+        deferred = self._take_deferred()
+        if deferred[:1] == ["BEGIN"]:
+            return  # the transaction ran nothing: there is nothing to commit
+        with conn.pipeline():
+            for held in deferred:
+                conn.execute(held)
+            conn.execute("COMMIT")
+
+    def _rollback(self, conn: Any) -> None:
+        deferred = self._take_deferred()  # what was held back is moot: the transaction ends here
+        if deferred[:1] != ["BEGIN"]:
+            conn.execute("ROLLBACK")
 
     _snapshot_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
@@ -173,15 +240,22 @@ class PostgresDatabase(Database):
         if not getattr(self._local, "depth", 0):
             yield  # the work is a transaction of its own: losing rolls it back whole
             return
-        conn = self.connection()
-        conn.execute("SAVEPOINT isrcdb_attempt")
+        self._defer(_SAVEPOINT)
         try:
             yield
         except BaseException:
-            with contextlib.suppress(Exception):
-                conn.execute("ROLLBACK TO SAVEPOINT isrcdb_attempt")
+            deferred = self._deferred()
+            if deferred[-1:] == [_SAVEPOINT]:
+                deferred.pop()  # the work sent nothing: nothing to undo
+            else:
+                with contextlib.suppress(Exception):
+                    self.execute(f"ROLLBACK TO {_SAVEPOINT}")
             raise
-        conn.execute("RELEASE SAVEPOINT isrcdb_attempt")
+        deferred = self._deferred()
+        if deferred[-1:] == [_SAVEPOINT]:
+            deferred.pop()
+        else:
+            self._defer(f"RELEASE {_SAVEPOINT}")
 
     def describe(self, exc: BaseException) -> DatabaseError:
         text = " ".join(str(exc).split()) or type(exc).__name__
@@ -246,8 +320,8 @@ class PostgresDatabase(Database):
         """Run ``insert`` (an ``INSERT ... SELECT ... FROM {}``, in psycopg's placeholders) over ``codes``, given
         as a temporary table filled by COPY: a chunk of codes costs a few round trips, not one per code. Rows that
         conflict are skipped; returns how many were inserted."""
-        conn = self.connection()
         with self.transaction():
+            conn = self.connection()  # inside: what the transaction holds back is sent first
             conn.execute("CREATE TEMPORARY TABLE IF NOT EXISTS isrcdb_codes (isrc text) ON COMMIT DELETE ROWS")
             with conn.cursor().copy("COPY isrcdb_codes (isrc) FROM STDIN") as copy:
                 for code in codes:
@@ -465,6 +539,9 @@ def take_slot(database: PostgresDatabase, app: str, interval: float) -> float:
 
 
 # --- a role that may only read ----------------------------------------------------------------------------------
+
+_SAVEPOINT = "SAVEPOINT isrcdb_attempt"
+
 
 _ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 READER_TABLES = ("lookups", "matches", "isrcs", "isrc_changes", "alembic_version")
