@@ -239,7 +239,7 @@ def _batch_text(db: Database, text: bytes, delimiter: str, looked_for: tuple[int
         pieces: list[bytes] = []
         again: list[int] = []  # where the lines to read again are in pieces
         written = 0  # how much of text is in pieces
-        for start, end in _lines_holding(text, looked_for):
+        for start, end in _parts_holding(text, looked_for, _LINE_END):
             pieces.append(text[written:start])
             line = text[start:end]
             if _MARKED in line or not _artists_written(line):
@@ -259,15 +259,16 @@ def _batch_text(db: Database, text: bytes, delimiter: str, looked_for: tuple[int
     return text.replace(_SEPARATOR, delimiter.encode()).replace(_LINE_END, b"\n")
 
 
-def _lines_holding(text: bytes, looked_for: tuple[int, ...]) -> list[tuple[int, int]]:
-    """Where the lines of ``text`` that hold a byte ``looked_for`` start and end (at their :data:`_LINE_END`), in
-    order: a search per byte in the whole batch, and a few more per line found."""
+def _parts_holding(text: bytes, looked_for: tuple[int, ...], boundary: bytes) -> list[tuple[int, int]]:
+    """Where the parts of ``text`` between ``boundary`` bytes that hold a byte ``looked_for`` start and end, in
+    order: a search per byte in the whole of ``text``, and a few more per part found."""
     found: set[tuple[int, int]] = set()
     for byte in looked_for:
         position = text.find(byte)
         while position >= 0:
-            end = text.find(_LINE_END, position)
-            found.add((text.rfind(_LINE_END, 0, position) + 1, end))
+            end = text.find(boundary, position)
+            end = len(text) if end < 0 else end
+            found.add((text.rfind(boundary, 0, position) + 1, end))
             position = text.find(byte, end)
     return sorted(found)
 
@@ -283,18 +284,9 @@ def _artists_written(line: bytes) -> bool:
 def _quoted(line: bytes, quoted: tuple[int, ...]) -> bytes:
     """``line`` with each value that holds one of the ``quoted`` bytes in quotes, its own quotes doubled: the csv
     module's minimal quoting."""
-    spans: list[tuple[int, int]] = []  # where those values start and end
-    for byte in quoted:
-        if byte in line:
-            position = line.find(byte)
-            while position >= 0:
-                end = line.find(_SEPARATOR, position)
-                end = len(line) if end < 0 else end
-                spans.append((line.rfind(_SEPARATOR, 0, position) + 1, end))
-                position = line.find(byte, end)
     pieces: list[bytes] = []
     written = 0
-    for start, end in sorted(set(spans)):
+    for start, end in _parts_holding(line, quoted, _SEPARATOR):
         pieces += (line[written:start], b'"', line[start:end].replace(b'"', b'""'), b'"')
         written = end
     pieces.append(line[written:])

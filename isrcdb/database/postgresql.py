@@ -143,66 +143,59 @@ class PostgresDatabase(Database):
     # connection inside a transaction takes it there, not before. A transaction that ran nothing sends nothing.
 
     def _defer(self, statement: str) -> None:
-        self._deferred().append(statement)
+        self._held().append(statement)
 
-    def _deferred(self) -> list[str]:
-        deferred: list[str] | None = getattr(self._local, "deferred", None)
-        if deferred is None:
-            deferred = self._local.deferred = []
-        return deferred
+    def _held(self) -> list[str]:
+        held: list[str] | None = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = []
+        return held
 
-    def _take_deferred(self) -> list[str]:
-        deferred = self._deferred()
-        taken = deferred[:]
-        deferred.clear()
-        return taken
+    @contextlib.contextmanager
+    def _with_held(self) -> Iterator[Any]:
+        """This thread's connection; what is held back is sent first, in one pipeline with what runs inside."""
+        conn = super().connection()
+        held = self._held()
+        if not held:
+            yield conn
+            return
+        statements = held[:]
+        held.clear()
+        with conn.pipeline():
+            for statement in statements:
+                conn.execute(statement)
+            yield conn
 
     def connection(self) -> Any:
-        conn = super().connection()
-        deferred = self._take_deferred()
-        if deferred:
-            with conn.pipeline():
-                for statement in deferred:
-                    conn.execute(statement)
-        return conn
+        with self._with_held() as conn:
+            return conn
 
     def execute(self, statement: str, params: Any = None) -> Any:
-        deferred = self._take_deferred()
-        if not deferred:
-            return super().execute(statement, params)
-        conn = super().connection()
-        with conn.pipeline():
-            for held in deferred:
-                conn.execute(held)
+        with self._with_held():
             return super().execute(statement, params)
 
     def executemany(self, statement: str, rows: Iterable[Any]) -> int:
-        deferred = self._take_deferred()
-        if not deferred:
-            return super().executemany(statement, rows)
-        conn = super().connection()
-        cursor = conn.cursor()
-        with conn.pipeline():
-            for held in deferred:
-                conn.execute(held)
+        with self._with_held() as conn:
+            cursor = conn.cursor()
             cursor.executemany(self.sql(statement), list(rows))
-        return int(max(cursor.rowcount, 0))  # read once the pipeline has given the results
+        return int(max(cursor.rowcount, 0))  # read once a pipeline, if any, has given the results
 
     def _begin(self, conn: Any) -> None:
         self._defer("BEGIN")
 
     def _commit(self, conn: Any) -> None:
-        deferred = self._take_deferred()
-        if deferred[:1] == ["BEGIN"]:
-            return  # the transaction ran nothing: there is nothing to commit
-        with conn.pipeline():
-            for held in deferred:
-                conn.execute(held)
+        held = self._held()
+        if held[:1] == ["BEGIN"]:
+            held.clear()  # the transaction ran nothing: there is nothing to commit
+            return
+        with self._with_held():
             conn.execute("COMMIT")
 
     def _rollback(self, conn: Any) -> None:
-        deferred = self._take_deferred()  # what was held back is moot: the transaction ends here
-        if deferred[:1] != ["BEGIN"]:
+        held = self._held()
+        began = held[:1] != ["BEGIN"]
+        held.clear()  # what was held back is moot: the transaction ends here
+        if began:
             conn.execute("ROLLBACK")
 
     _snapshot_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
@@ -244,16 +237,16 @@ class PostgresDatabase(Database):
         try:
             yield
         except BaseException:
-            deferred = self._deferred()
-            if deferred[-1:] == [_SAVEPOINT]:
-                deferred.pop()  # the work sent nothing: nothing to undo
+            held = self._held()
+            if held[-1:] == [_SAVEPOINT]:
+                held.pop()  # the work sent nothing: nothing to undo
             else:
                 with contextlib.suppress(Exception):
                     self.execute(f"ROLLBACK TO {_SAVEPOINT}")
             raise
-        deferred = self._deferred()
-        if deferred[-1:] == [_SAVEPOINT]:
-            deferred.pop()
+        held = self._held()
+        if held[-1:] == [_SAVEPOINT]:
+            held.pop()
         else:
             self._defer(f"RELEASE {_SAVEPOINT}")
 
